@@ -1,0 +1,1 @@
+"""Lean edge runtime: MediaPipe face detection and onnxruntime/TFLite classifiers, no TensorFlow."""

@@ -1,0 +1,147 @@
+"""Model cards: the JSON that travels with every model file and describes it completely.
+
+A consumer never guesses labels, input size, colour, normalisation or crop: it
+reads them here. Cards are plain JSON (no pickle, no eval), validated on load,
+and written atomically so an interrupted write never leaves half a card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.preprocess import InputSpec
+
+CARD_VERSION = 1
+TASKS = ("emotion", "gender")
+EMOTION_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+GENDER_LABELS = ("woman", "man")
+
+
+class CardError(ValueError):
+    """A model card is missing, malformed, or does not match its model file."""
+
+
+@dataclass
+class FileEntry:
+    """One file the card describes, with the checksum a consumer verifies before use."""
+
+    format: str  # keras | onnx | tflite
+    precision: str  # float32 | float16 | int8
+    sha256: str
+    size: int
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. int8 input scale/zero point
+
+
+@dataclass
+class ModelCard:
+    name: str
+    task: str
+    labels: list[str]
+    input: InputSpec
+    architecture: dict[str, Any] = field(default_factory=dict)  # name, params, macs
+    training: dict[str, Any] = field(default_factory=dict)  # data, split, recipe, command, epochs, time
+    metrics: dict[str, Any] = field(default_factory=dict)  # split name -> figures
+    files: dict[str, FileEntry] = field(default_factory=dict)  # file name -> entry
+    card_version: int = CARD_VERSION
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise CardError(f"unknown task {self.task!r}; expected one of {', '.join(TASKS)}")
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise CardError(f"labels must be 2 or more distinct names, got {self.labels}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["input"] = self.input.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelCard":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise CardError(f"unknown card key(s): {', '.join(unknown)}")
+        missing = sorted({"name", "task", "labels", "input"} - set(d))
+        if missing:
+            raise CardError(f"card lacks required key(s): {', '.join(missing)}")
+        if d.get("card_version", CARD_VERSION) > CARD_VERSION:
+            raise CardError(f"card version {d['card_version']} is newer than this code "
+                            f"understands ({CARD_VERSION}); update the project")
+        try:
+            spec = InputSpec.from_dict(d["input"])
+            files = {k: FileEntry(**v) for k, v in d.get("files", {}).items()}
+        except (KeyError, TypeError, ValueError) as e:
+            raise CardError(f"card input or files section is malformed: {e}") from e
+        return cls(name=d["name"], task=d["task"], labels=list(d["labels"]), input=spec,
+                   architecture=d.get("architecture", {}), training=d.get("training", {}),
+                   metrics=d.get("metrics", {}), files=files,
+                   card_version=d.get("card_version", CARD_VERSION))
+
+
+def card_path_for(model_path: Path) -> Path:
+    """The card that sits next to a model file: ``x.keras`` -> ``x.card.json``."""
+    return model_path.with_name(model_path.name.split(".")[0] + ".card.json")
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_card(card: ModelCard, path: Path) -> None:
+    atomic_write_bytes(path, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
+
+
+def read_card(path: Path) -> ModelCard:
+    path = Path(path)
+    if not path.is_file():
+        raise CardError(f"model card {path} not found; every model needs its .card.json beside it")
+    try:
+        d = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CardError(f"model card {path} is not valid JSON ({e}); regenerate it") from e
+    if not isinstance(d, dict):
+        raise CardError(f"model card {path} must hold a JSON object")
+    return ModelCard.from_dict(d)
+
+
+def file_entry(path: Path, fmt: str, precision: str, **extra: Any) -> FileEntry:
+    return FileEntry(format=fmt, precision=precision, sha256=sha256_of(path),
+                     size=path.stat().st_size, extra=dict(extra))
+
+
+def verify_file(card: ModelCard, path: Path) -> None:
+    """Refuse a model file whose checksum is not the one its card records."""
+    entry = card.files.get(Path(path).name)
+    if entry is None:
+        raise CardError(f"{path.name} is not listed in the card of {card.name}; re-export it")
+    actual = sha256_of(path)
+    if actual != entry.sha256:
+        raise CardError(f"{path} does not match its card (sha256 {actual[:12]}… != "
+                        f"{entry.sha256[:12]}…); the file is corrupt or was replaced: re-export it")

@@ -1,0 +1,48 @@
+"""Architectures: the reference's mini-Xception exactly, ours at its stated cost."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from train.models import build, count_macs, describe
+
+ANCHOR = (Path(__file__).resolve().parents[3] / "shared" / "anchors" / "face_classification"
+          / "trained_models" / "emotion_models" / "fer2013_mini_XCEPTION.102-0.66.hdf5")
+
+
+def test_mini_xception_has_the_reference_weight_count():
+    model = build("mini_xception", (64, 64, 1), 7)
+    if not ANCHOR.exists():
+        pytest.skip("reference weights not present (../shared/anchors)")
+    import h5py
+
+    sizes = []
+    with h5py.File(ANCHOR, "r") as f:
+        f["model_weights"].visititems(
+            lambda _, o: sizes.append(o.size) if isinstance(o, h5py.Dataset) else None)
+    assert model.count_params() == sum(sizes)
+
+
+def test_mac_count_of_a_single_conv_is_exact():
+    import keras
+
+    inp = keras.Input((8, 8, 3))
+    out = keras.layers.Conv2D(5, 3, padding="same")(inp)
+    assert count_macs(keras.Model(inp, out)) == 8 * 8 * 3 * 3 * 3 * 5
+
+
+@pytest.mark.parametrize("arch, shape", [("edge_vgg", (48, 48, 1)), ("edge_vgg_slim", (64, 64, 3)),
+                                         ("mini_xception", (48, 48, 1))])
+def test_architectures_output_probabilities(arch, shape):
+    model = build(arch, shape, 7)
+    p = model.predict(np.zeros((2, *shape), np.float32), verbose=0)
+    assert p.shape == (2, 7)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    d = describe(model, arch)
+    assert d["params"] == model.count_params() and d["macs"] > 0
+
+
+def test_unknown_architecture_is_an_error():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build("resnet9000", (48, 48, 1), 7)

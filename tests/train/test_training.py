@@ -1,0 +1,122 @@
+"""A tiny but real training run: interrupted mid-epoch, resumed, evaluated, reported."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "train", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def fit_args(data: Path, out: Path, epochs: int = 4, *extra: str) -> list[str]:
+    return ["fit", "--task", "emotion", "--data", str(data), "--output", str(out),
+            "--model", "tiny", "--recipe", "smoke", "--epochs", str(epochs), "--threads", "1",
+            "--quiet", *extra]
+
+
+def test_killed_mid_epoch_resumes_and_matches_uninterrupted_run(emotion_npz, tmp_path):
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "train",
+                             *fit_args(emotion_npz["train"], out, 4)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state = out / "state.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if state.exists() and json.loads(state.read_text())["epochs_done"] >= 1:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)  # well into the second epoch
+    assert proc.poll() is None, "training finished before it could be interrupted"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = json.loads(state.read_text())["epochs_done"]
+    assert 1 <= done < 4
+    assert (out / "checkpoints" / "last.keras").exists() and not (out / "model.keras").exists()
+    assert not list(out.rglob("*.tmp*")) or all(p.stat().st_size >= 0 for p in out.rglob("*.tmp*"))
+
+    r = run_train(*fit_args(emotion_npz["train"], out, 4))
+    assert r.returncode == 0, r.stderr
+    assert f"resuming {out} after epoch {done}" in r.stdout
+    log = pd.read_csv(out / "log.csv")
+    assert log.epoch.tolist() == [1, 2, 3, 4]
+
+    ref = tmp_path / "straight"
+    r = run_train(*fit_args(emotion_npz["train"], ref, 4))
+    assert r.returncode == 0, r.stderr
+    ref_log = pd.read_csv(ref / "log.csv")
+    # Epochs before the kill are the same computation; later ones agree within noise.
+    pd.testing.assert_frame_equal(log.iloc[:done].drop(columns="seconds"),
+                                  ref_log.iloc[:done].drop(columns="seconds"))
+    assert abs(log.val_accuracy.iloc[-1] - ref_log.val_accuracy.iloc[-1]) <= 0.1
+
+    card = json.loads((out / "model.card.json").read_text())
+    assert card["task"] == "emotion" and card["labels"][6] == "neutral"
+    assert card["input"]["normalization"] == {"scale": 2 / 255, "offset": -1.0}
+    assert card["training"]["command"].startswith("python -m train fit")
+    assert card["training"]["epochs_run"] == 4
+    assert card["metrics"]["validation"]["n"] > 0
+
+
+def test_training_learns_and_evaluate_prints_json(emotion_npz, tmp_path):
+    out = tmp_path / "run"
+    r = run_train(*fit_args(emotion_npz["train"], out, 6, "--eval", str(emotion_npz["test"])))
+    assert r.returncode == 0, r.stderr
+    card = json.loads((out / "model.card.json").read_text())
+    test = card["metrics"]["emo_test"]
+    assert test["n"] == 210 and test["accuracy"] > 0.4  # 7 classes: chance is 0.14
+    for f in ("curves.png", "confusion_emo_test.png", "gradcam_emo_test.png", "metrics.json"):
+        assert (out / "report" / f).stat().st_size > 1000
+    assert "| disgust |" in (out / "report.md").read_text()
+
+    r = run_train("evaluate", "--model", str(out / "model.keras"), "--data",
+                  str(emotion_npz["test"]))
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)[str(emotion_npz["test"])]
+    assert result["accuracy"] == test["accuracy"]
+    assert len(result["per_class"]) == 7 and len(result["confusion"]) == 7
+
+
+def test_gender_run_reports_age_bands_and_each_class(gender_npz, tmp_path):
+    out = tmp_path / "gender"
+    r = run_train("fit", "--task", "gender", "--data", str(gender_npz["train"]), "--output",
+                  str(out), "--model", "tiny", "--recipe", "smoke", "--epochs", "3", "--threads",
+                  "1", "--quiet", "--eval", str(gender_npz["val"]))
+    assert r.returncode == 0, r.stderr
+    m = json.loads((out / "model.card.json").read_text())["metrics"]["g_val"]
+    assert set(m["accuracy_by_class"]) == {"woman", "man"}
+    assert set(m["by_age"]) <= {"under_13", "13_17", "adults_18_plus"}
+    assert sum(b["n"] for b in m["by_age"].values()) == 120
+    assert json.loads((out / "model.card.json").read_text())["input"]["colour"] == "rgb"
+
+
+def test_changed_settings_refuse_to_resume(emotion_npz, tmp_path):
+    out = tmp_path / "run"
+    r = run_train(*fit_args(emotion_npz["train"], out, 2, "--stop-after", "1"))
+    assert r.returncode == 0 and "paused" in r.stdout
+    r = run_train(*fit_args(emotion_npz["train"], out, 2, "--seed", "7"))
+    assert r.returncode == 2
+    assert "different settings (seed)" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "--model", "nope.keras", "--data", "x.npz"], "not found"),
+    (["fit", "--task", "emotion", "--data", "missing.npz", "--output", "o"], "not found"),
+])
+def test_bad_input_gives_one_line_error(args, message, tmp_path):
+    r = run_train(*args)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

@@ -1,0 +1,1 @@
+"""Keras training of the emotion and gender classifiers."""

@@ -1,0 +1,152 @@
+"""python -m train {fit,evaluate,report}: train, score and report on the emotion and gender models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from runtime.preprocess import Normalization
+
+PRESETS = {
+    # task defaults: input size, colour, crop framing of the data the models learn from
+    "emotion": {"height": 48, "width": 48, "colour": "gray", "crop": "fer2013"},
+    "gender": {"height": 64, "width": 64, "colour": "rgb", "crop": "utkface"},
+}
+
+
+def _fit_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit", help="train a model (resumes the run in --output if there is one)")
+    p.add_argument("--task", required=True, choices=("emotion", "gender"))
+    p.add_argument("--data", required=True, nargs="+",
+                   help="training data: .npz (shared layout), fer2013.csv, or an image folder "
+                        "(FER2013 images, UTKFace, IMDB-WIKI with its .mat, folder-per-class)")
+    p.add_argument("--format", default="auto", help="force the data format (default: detect)")
+    p.add_argument("--eval", nargs="*", default=[], help="splits to report on (never selected on)")
+    p.add_argument("--output", required=True, help="run folder (checkpoints, logs, model, card)")
+    p.add_argument("--model", default="edge_vgg", help="architecture: edge_vgg, mini_xception, tiny")
+    p.add_argument("--recipe", default="edge", help="recipe preset: seed, edge, smoke")
+    p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--size", type=int, default=None, help="input side in pixels (task default)")
+    p.add_argument("--colour", choices=("gray", "rgb"), default=None)
+    p.add_argument("--crop", default=None, help="framing of the training faces (fer2013, "
+                   "utkface, imdb_wiki, generic)")
+    p.add_argument("--labels", default="fer", choices=("fer", "ferplus_majority", "ferplus_soft"))
+    p.add_argument("--norm-scale", type=float, default=None)
+    p.add_argument("--norm-offset", type=float, default=None)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--limit", type=int, default=None, help="use the first N training images")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all)")
+    p.add_argument("--name", default="", help="model name in the card")
+    p.add_argument("--restart", action="store_true", help="discard a previous run in --output")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="pause after N epochs this call (resume later with the same command)")
+    p.add_argument("--no-report", action="store_true", help="skip the report after training")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _eval_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a trained model on a dataset; prints JSON")
+    p.add_argument("--model", required=True, help="a .keras model with its .card.json beside it")
+    p.add_argument("--data", required=True, nargs="+", help="datasets (.npz or any loader format)")
+    p.add_argument("--format", default="auto")
+    p.add_argument("--json", default=None, help="also write the JSON to this file")
+    p.add_argument("--threads", type=int, default=0)
+
+
+def _report_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="curves, confusion matrices, per-class table, Grad-CAM")
+    p.add_argument("--model", required=True, help="run folder or its model.keras")
+    p.add_argument("--eval", nargs="+", required=True, help="evaluation splits to report on")
+    p.add_argument("--format", default="auto")
+    p.add_argument("--threads", type=int, default=0)
+
+
+def build_config(a: argparse.Namespace):
+    from train.config import TrainConfig
+    from train.recipes import get_recipe
+
+    preset = PRESETS[a.task]
+    norm = Normalization.minus_one_to_one()
+    if a.norm_scale is not None or a.norm_offset is not None:
+        norm = Normalization(a.norm_scale if a.norm_scale is not None else norm.scale,
+                             a.norm_offset if a.norm_offset is not None else norm.offset)
+    size = a.size or preset["height"]
+    return TrainConfig(
+        task=a.task, data=[str(d) for d in a.data], output=str(a.output), arch=a.model,
+        recipe=get_recipe(a.recipe, epochs=a.epochs, batch_size=a.batch_size),
+        height=size, width=size, colour=a.colour or preset["colour"], normalization=norm,
+        crop=a.crop or preset["crop"], data_format=a.format, labels=a.labels,
+        eval_data=[str(e) for e in a.eval], seed=a.seed, limit=a.limit, name=a.name,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _fit_parser(sub)
+    _eval_parser(sub)
+    _report_parser(sub)
+    a = parser.parse_args(argv)
+    from train.tfenv import import_tensorflow
+
+    import_tensorflow()
+    from runtime.card import CardError
+    from train.datasets.base import DatasetError
+    from train.loop import ResumeMismatch
+
+    try:
+        if a.command == "fit":
+            cfg = build_config(a)
+            from train.loop import configure_threads, train
+
+            configure_threads(a.threads)
+            command = "python -m train " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+            path = train(cfg, restart=a.restart, show_progress=not a.quiet,
+                         stop_after_epochs=a.stop_after)
+            if path.name != "model.keras":
+                print(f"paused; run the same command again to resume from {path}")
+                return 0
+            from train.report import record_command
+
+            record_command(path, command)
+            if cfg.eval_data and not a.no_report:
+                from train.report import report
+
+                print(json.dumps(report(path, cfg.eval_data, cfg.data_format), indent=2))
+            print(f"model: {path}")
+        elif a.command == "evaluate":
+            from train.evaluate import evaluate_model
+            from train.loop import configure_threads
+
+            configure_threads(a.threads)
+            result = {d: evaluate_model(Path(a.model), d, a.format) for d in a.data}
+            text = json.dumps(result, indent=2)
+            print(text)
+            if a.json:
+                from runtime.card import atomic_write_bytes
+
+                atomic_write_bytes(Path(a.json), (text + "\n").encode())
+        elif a.command == "report":
+            from train.loop import configure_threads
+            from train.report import report
+
+            configure_threads(a.threads)
+            path = Path(a.model)
+            path = path / "model.keras" if path.is_dir() else path
+            print(json.dumps(report(path, a.eval, a.format), indent=2))
+    except (DatasetError, CardError, ResumeMismatch, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the last finished epoch is saved; run the same command to resume",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The resolved configuration of one training run, saved beside its output."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from runtime.card import EMOTION_LABELS, GENDER_LABELS
+from runtime.preprocess import CropRule, InputSpec, Normalization
+from train.recipes import Recipe, get_recipe, recipe_from_dict
+
+LABEL_SOURCES = ("fer", "ferplus_majority", "ferplus_soft")
+
+# How the training images frame a face, relative to a detector box. A first
+# estimate from how each dataset was cropped; the runtime issue calibrates them
+# by running the detector on training images and records the result in the card.
+DATASET_CROPS: dict[str, CropRule] = {
+    "fer2013": CropRule(scale_x=1.0, scale_y=1.0, shift_y=0.0, square=True,
+                        framing="FER2013: face registered to fill the 48x48 image, little margin"),
+    "utkface": CropRule(scale_x=1.0, scale_y=1.0, shift_y=0.0, square=True,
+                        framing="UTKFace aligned chip: whole face, tight, little background"),
+    "imdb_wiki": CropRule(scale_x=1.8, scale_y=1.8, shift_y=0.0, square=True,
+                          framing="IMDB-WIKI crop: face with about 40 % margin on each side"),
+    "generic": CropRule(framing="detector box as is"),
+}
+
+
+@dataclass
+class TrainConfig:
+    task: str  # emotion | gender
+    data: list[str]  # training split files or folders
+    output: str  # run folder: checkpoints, logs, final model and card
+    arch: str = "edge_vgg"
+    recipe: Recipe = field(default_factory=lambda: get_recipe("edge"))
+    height: int = 48
+    width: int = 48
+    colour: str = "gray"
+    normalization: Normalization = field(default_factory=Normalization.minus_one_to_one)
+    crop: str = "fer2013"  # key of DATASET_CROPS
+    data_format: str = "auto"
+    labels: str = "fer"  # for FER data: fer | ferplus_majority | ferplus_soft
+    eval_data: list[str] = field(default_factory=list)  # reported splits, never used for selection
+    seed: int = 1
+    limit: int | None = None  # use only the first N training images (tests, quick looks)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.task not in ("emotion", "gender"):
+            raise ValueError(f"task must be emotion or gender, not {self.task!r}")
+        if self.labels not in LABEL_SOURCES:
+            raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}")
+        if self.crop not in DATASET_CROPS:
+            raise ValueError(f"crop must be one of {', '.join(DATASET_CROPS)}")
+        if not self.name:
+            self.name = f"{self.task}_{self.arch}"
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(EMOTION_LABELS if self.task == "emotion" else GENDER_LABELS)
+
+    @property
+    def input_spec(self) -> InputSpec:
+        channels = 1 if self.colour == "gray" else 3
+        return InputSpec(self.height, self.width, channels, self.colour,  # type: ignore[arg-type]
+                         self.normalization, DATASET_CROPS[self.crop])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        d["recipe"] = recipe_from_dict(d["recipe"])
+        d["normalization"] = Normalization(**d["normalization"])
+        return cls(**d)
+
+    def save(self, path: Path) -> None:
+        from runtime.card import atomic_write_bytes
+
+        atomic_write_bytes(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))

@@ -1,0 +1,123 @@
+"""From dataset files to model-ready arrays: labels chosen, faces prepared, validation carved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from runtime.preprocess import InputSpec, prepare_batch
+from train.datasets import load_dataset
+from train.datasets.base import DatasetError, FaceDataset
+from train.datasets.ferplus import majority
+
+
+@dataclass
+class Arrays:
+    """Prepared inputs with one-hot (or soft) targets; ``index`` points back into the dataset."""
+
+    x: np.ndarray  # (N, H, W, C) float32, normalised
+    y: np.ndarray  # (N,) int64 hard labels
+    target: np.ndarray  # (N, C) float32 training targets
+    index: np.ndarray  # (N,) positions in the source dataset
+
+
+def load_datasets(paths: list[str], task: str, fmt: str = "auto") -> FaceDataset:
+    """Load and concatenate several sources of one task (all must share the label names)."""
+    parts = [load_dataset(p, task=task, fmt=fmt) for p in _unique_sources(paths)]
+    if not parts:
+        raise DatasetError("no training data given; pass --data PATH")
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    for p in parts[1:]:
+        if p.label_names != first.label_names:
+            raise DatasetError(f"{p.name} labels {p.label_names} differ from {first.label_names}")
+    images: list[np.ndarray] = []
+    for p in parts:
+        images.extend(list(p.images))
+    same = len({im.shape for im in images}) == 1
+    return FaceDataset(
+        name="+".join(p.name for p in parts),
+        images=np.stack(images) if same else images,
+        labels=np.concatenate([p.labels for p in parts]),
+        label_names=first.label_names,
+        order=first.order if len({p.order for p in parts}) == 1 else _mixed_order(parts),
+        soft=(np.concatenate([p.soft for p in parts]) if all(p.soft is not None for p in parts)
+              else None),
+        meta={k: np.concatenate([p.meta[k] for p in parts])
+              for k in set.intersection(*(set(p.meta) for p in parts))},
+    )
+
+
+def _unique_sources(paths: list[str]) -> list[str]:
+    """Drop repeats, including the other parts of a split .npz (one part stands for all)."""
+    from train.datasets.npz import expand_parts
+
+    seen: set[str] = set()
+    out = []
+    for p in paths:
+        key = str(expand_parts(Path(p))[0].resolve()) if p.endswith(".npz") else p
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _mixed_order(parts: list[FaceDataset]) -> str:
+    raise DatasetError("cannot mix gray and colour sources in one run; convert them first: "
+                       + ", ".join(f"{p.name}={p.order}" for p in parts))
+
+
+def select_labels(ds: FaceDataset, source: str) -> FaceDataset:
+    """Apply the label source: FER2013's own labels, or FER+ majority / vote distributions."""
+    if source == "fer":
+        return ds
+    if ds.soft is None:
+        raise DatasetError(f"{ds.name} has no FER+ votes; use --labels fer")
+    maj = majority(ds.soft)
+    keep = np.flatnonzero(maj >= 0)
+    out = ds.subset(keep)
+    out.labels = maj[keep]
+    if source == "ferplus_majority":
+        out.soft = None
+    return out
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val), each class split in the same proportion, reproducible from the seed."""
+    rng = np.random.default_rng(seed)
+    train_idx, val_idx = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_val = int(round(len(idx) * fraction))
+        if fraction > 0 and len(idx) > 1:
+            n_val = max(1, n_val)
+        val_idx.append(idx[:n_val])
+        train_idx.append(idx[n_val:])
+    return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
+
+
+def to_arrays(ds: FaceDataset, spec: InputSpec, idx: np.ndarray | None = None,
+              smoothing_soft: bool = True) -> Arrays:
+    """Prepare the selected faces through the shared preprocessing path."""
+    idx = np.arange(len(ds)) if idx is None else np.asarray(idx)
+    images = ds.images[idx] if isinstance(ds.images, np.ndarray) else [ds.images[i] for i in idx]
+    x = prepare_batch(images, spec, ds.order)
+    y = ds.labels[idx]
+    n_classes = len(ds.label_names)
+    if ds.soft is not None and smoothing_soft:
+        target = ds.soft[idx].astype(np.float32)
+    else:
+        target = np.eye(n_classes, dtype=np.float32)[y]
+    return Arrays(x, y, target, idx)
+
+
+def class_weights(labels: np.ndarray, n_classes: int, power: float) -> np.ndarray:
+    """(largest / count) ** power per class: 0 gives no weighting, 1 full inverse frequency."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    counts[counts == 0] = 1
+    w = (counts.max() / counts) ** power
+    return (w / np.average(w, weights=counts)).astype(np.float32)

@@ -1,0 +1,63 @@
+"""The record every loader returns, whatever the native format was."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from runtime.preprocess import ChannelOrder
+
+
+class DatasetError(ValueError):
+    """A dataset file or folder is missing or not in the expected format."""
+
+
+@dataclass
+class FaceDataset:
+    """Face crops with integer labels; label names are explicit, never implied by a dataset name.
+
+    ``images`` is (N, H, W) or (N, H, W, C) uint8 in channel ``order``, or a list of
+    such arrays when sizes differ (image folders). ``soft`` holds per-class target
+    distributions where the source has them (FER+ votes). ``meta`` holds per-image
+    arrays such as age or race, each of length N.
+    """
+
+    name: str
+    images: np.ndarray | list[np.ndarray]
+    labels: np.ndarray
+    label_names: list[str]
+    order: ChannelOrder
+    soft: np.ndarray | None = None
+    meta: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if len(self.labels) != n:
+            raise DatasetError(f"{self.name}: {n} images but {len(self.labels)} labels")
+        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.label_names)):
+            raise DatasetError(f"{self.name}: labels outside 0..{len(self.label_names) - 1}")
+        if self.soft is not None and len(self.soft) != n:
+            raise DatasetError(f"{self.name}: soft targets have {len(self.soft)} rows for {n} images")
+        for k, v in self.meta.items():
+            if len(v) != n:
+                raise DatasetError(f"{self.name}: meta {k!r} has {len(v)} entries for {n} images")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, idx: np.ndarray, name: str | None = None) -> "FaceDataset":
+        idx = np.asarray(idx)
+        if idx.dtype == bool:  # a mask: lists cannot be indexed by it, so turn it into positions
+            if len(idx) != len(self):
+                raise DatasetError(f"{self.name}: mask of {len(idx)} for {len(self)} images")
+            idx = np.flatnonzero(idx)
+        images = (self.images[idx] if isinstance(self.images, np.ndarray)
+                  else [self.images[i] for i in idx])
+        return FaceDataset(name or self.name, images, self.labels[idx], list(self.label_names),
+                           self.order, None if self.soft is None else self.soft[idx],
+                           {k: v[idx] for k, v in self.meta.items()})
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=len(self.label_names))

@@ -1,0 +1,78 @@
+"""Score a trained Keras model on any dataset, through its card's preprocessing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from runtime.card import ModelCard, card_path_for, read_card, verify_file
+from runtime.metrics import classification_metrics
+from runtime.preprocess import prepare_batch
+from train.datasets import load_dataset
+from train.datasets.base import DatasetError, FaceDataset
+from train.datasets.ferplus import majority
+
+
+@dataclass
+class Scored:
+    card: ModelCard
+    data: FaceDataset
+    probs: np.ndarray
+    metrics: dict
+
+
+def split_name(spec: str) -> str:
+    """A short key for a data source: ``.../fer2013_publictest.npz`` -> ``fer2013_publictest``."""
+    path, _, split = str(spec).partition("::")
+    stem = re.sub(r"_\d+of\d+$", "", Path(path).name.removesuffix(".npz"))
+    stem = stem.removesuffix(".csv")
+    return f"{stem}_{split.lower()}" if split else stem
+
+
+def load_keras_model(path: Path):
+    """Load a model with safe_mode after checking its file against the card's checksum."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model {path} not found; train one with 'make train' first")
+    card = read_card(card_path_for(path))
+    verify_file(card, path)
+    return keras.models.load_model(path, safe_mode=True, compile=False), card
+
+
+def predict(model, card: ModelCard, ds: FaceDataset, batch: int = 512) -> np.ndarray:
+    """Probabilities for every image, preparing it in chunks to bound memory."""
+    out = np.empty((len(ds), len(card.labels)), np.float32)
+    buf = np.empty((batch, *card.input.shape), np.float32)
+    for s in range(0, len(ds), batch):
+        e = min(len(ds), s + batch)
+        images = ds.images[s:e]
+        x = prepare_batch(images, card.input, ds.order, buf[: e - s])
+        out[s:e] = model.predict_on_batch(x)
+    return out
+
+
+def score(model, card: ModelCard, spec: str, fmt: str = "auto") -> Scored:
+    ds = load_dataset(spec, task=card.task, fmt=fmt)
+    if ds.label_names != card.labels:
+        raise DatasetError(f"{spec} has labels {ds.label_names}, the model {card.labels}; "
+                           f"pass data of the {card.task} task")
+    probs = predict(model, card, ds)
+    metrics = classification_metrics(ds.labels, probs, card.labels, ds.meta)
+    if ds.soft is not None:  # FER+ votes are there: also score against the crowd majority
+        maj = majority(ds.soft)
+        ok = maj >= 0
+        if ok.any():
+            metrics["ferplus_majority_accuracy"] = round(
+                float((probs[ok].argmax(1) == maj[ok]).mean()), 4)
+            metrics["ferplus_n"] = int(ok.sum())
+    return Scored(card, ds, probs, metrics)
+
+
+def evaluate_model(model_path: Path, spec: str, fmt: str = "auto") -> dict:
+    model, card = load_keras_model(model_path)
+    return score(model, card, spec, fmt).metrics
