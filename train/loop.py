@@ -28,7 +28,14 @@ import numpy as np
 
 from runtime.card import ModelCard, atomic_write_bytes, file_entry, write_card
 from train.config import TrainConfig
-from train.data import Arrays, class_weights, load_datasets, select_labels, stratified_split, to_arrays
+from train.data import (
+    Arrays,
+    class_weights,
+    load_datasets,
+    select_labels,
+    stratified_split,
+    to_arrays,
+)
 
 LOG_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 
@@ -225,6 +232,7 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
     from train.models import build
 
     out = Path(cfg.output)
+    p = prepare(cfg)  # bad data fails here, before anything is written
     ckpt_dir = out / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     cfg_path, state_path, last = out / "config.json", out / "state.json", ckpt_dir / "last.keras"
@@ -246,7 +254,6 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
     if state.finished:
         return out / "model.keras"
 
-    p = prepare(cfg)
     import tensorflow as tf
 
     x_t = tf.constant(p.train.x)

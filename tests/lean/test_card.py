@@ -4,8 +4,15 @@ import json
 
 import pytest
 
-from runtime.card import (CardError, ModelCard, card_path_for, file_entry, read_card,
-                          verify_file, write_card)
+from runtime.card import (
+    CardError,
+    ModelCard,
+    card_path_for,
+    file_entry,
+    read_card,
+    verify_file,
+    write_card,
+)
 from runtime.preprocess import CropRule, InputSpec, Normalization
 
 

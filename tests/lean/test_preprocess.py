@@ -5,9 +5,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.preprocess import (Box, CropRule, InputSpec, Normalization, crop, expand_box,
-                                normalize, prepare_batch, prepare_crop, prepare_face, to_colour,
-                                to_uint8)
+from runtime.preprocess import (
+    Box,
+    CropRule,
+    InputSpec,
+    Normalization,
+    crop,
+    expand_box,
+    normalize,
+    prepare_batch,
+    prepare_crop,
+    prepare_face,
+    to_colour,
+    to_uint8,
+)
 
 GRAY48 = InputSpec(48, 48, 1, "gray", Normalization.minus_one_to_one())
 RGB64 = InputSpec(64, 64, 3, "rgb", Normalization(1 / 255, 0.0), CropRule(scale_x=1.5, scale_y=1.5))

@@ -15,13 +15,21 @@ from runtime.card import EMOTION_LABELS, GENDER_LABELS
 from train.datasets import detect_format, load_dataset
 from train.datasets.base import DatasetError, FaceDataset
 from train.datasets.fer_csv import load_fer2013_csv
-from train.datasets.ferplus import (FERPLUS_COLUMNS, ferplus_to_fer_soft, load_ferplus_votes,
-                                    majority)
+from train.datasets.ferplus import (
+    FERPLUS_COLUMNS,
+    ferplus_to_fer_soft,
+    load_ferplus_votes,
+    majority,
+)
 from train.datasets.image_folder import load_fer_folder, load_image_folder
 from train.datasets.imdb_wiki import IMDB_GENDER_TO_LABEL, datenum_year, load_imdb_wiki
 from train.datasets.npz import expand_parts, load_npz
-from train.datasets.utkface import (UTK_GENDER_TO_LABEL, load_utkface, looks_like_utkface,
-                                    parse_utk_name)
+from train.datasets.utkface import (
+    UTK_GENDER_TO_LABEL,
+    load_utkface,
+    looks_like_utkface,
+    parse_utk_name,
+)
 
 RED_RGB = (255, 0, 0)
 MAN, WOMAN = GENDER_LABELS.index("man"), GENDER_LABELS.index("woman")

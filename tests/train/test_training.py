@@ -113,10 +113,12 @@ def test_changed_settings_refuse_to_resume(emotion_npz, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["evaluate", "--model", "nope.keras", "--data", "x.npz"], "not found"),
-    (["fit", "--task", "emotion", "--data", "missing.npz", "--output", "o"], "not found"),
+    (["fit", "--task", "emotion", "--data", "missing.npz", "--output", "{out}"], "not found"),
 ])
 def test_bad_input_gives_one_line_error(args, message, tmp_path):
-    r = run_train(*args)
+    out = tmp_path / "out"
+    r = run_train(*[a.format(out=out) for a in args])
+    assert not out.exists()  # nothing written for a run that cannot start
     assert r.returncode == 2
     assert message in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

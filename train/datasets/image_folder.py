@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from runtime.card import EMOTION_LABELS
+from runtime.preprocess import to_colour
 from train.datasets.base import DatasetError, FaceDataset
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -45,12 +46,10 @@ def read_image(path: Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
 
 
 def to_rgb(image: np.ndarray) -> np.ndarray:
-    """An OpenCV-decoded image (gray, BGR or BGRA) as RGB."""
+    """An OpenCV-decoded image (gray, BGR or BGRA) as RGB, via the shared colour conversion."""
     if image.ndim == 2 or image.shape[2] == 1:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return to_colour(image, "rgb", "gray")
+    return to_colour(image, "rgb", "bgra" if image.shape[2] == 4 else "bgr")
 
 
 def stack_if_same(images: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:

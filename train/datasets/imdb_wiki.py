@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from runtime.card import GENDER_LABELS
+from runtime.preprocess import resize
 from train.datasets.base import DatasetError, FaceDataset
 from train.datasets.image_folder import read_image, stack_if_same, to_rgb, warn_skipped
 
@@ -66,7 +67,7 @@ def load_imdb_wiki(root: Path, mat: Path | None = None, min_face_score: float = 
             continue
         img = to_rgb(img)
         if size is not None and img.shape[:2] != (size, size):
-            img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+            img = resize(img, size, size)
         images.append(img)
         labels.append(IMDB_GENDER_TO_LABEL[int(gender[i])])
         ages.append(_age(fields["dob"][i], fields["photo_taken"][i]))

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from runtime.card import GENDER_LABELS
+from runtime.preprocess import resize
 from train.datasets.base import DatasetError, FaceDataset
 from train.datasets.image_folder import image_files, read_image, stack_if_same, to_rgb, warn_skipped
 
@@ -69,7 +70,7 @@ def load_utkface(folder: Path, size: int | None = None) -> FaceDataset:
             continue
         img = to_rgb(img)
         if size is not None and img.shape[:2] != (size, size):
-            img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+            img = resize(img, size, size)
         age, label, race = parsed
         images.append(img)
         labels.append(label)
