@@ -1,4 +1,4 @@
-"""python -m train {fit,evaluate,report}: train, score and report on the emotion and gender models."""
+"""python -m train {fit,evaluate,report,results}: train, score and report on the models."""
 
 from __future__ import annotations
 
@@ -65,6 +65,11 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0)
 
 
+def _results_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("results", help="Markdown table of models from their cards")
+    p.add_argument("cards", nargs="+", help="model.card.json files")
+
+
 def build_config(a: argparse.Namespace):
     from train.config import TrainConfig
     from train.recipes import get_recipe
@@ -90,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     _fit_parser(sub)
     _eval_parser(sub)
     _report_parser(sub)
+    _results_parser(sub)
     a = parser.parse_args(argv)
     from train.tfenv import import_tensorflow
 
@@ -138,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(a.model)
             path = path / "model.keras" if path.is_dir() else path
             print(json.dumps(report(path, a.eval, a.format), indent=2))
+        elif a.command == "results":
+            from train.report import results_markdown
+
+            print(results_markdown([Path(c) for c in a.cards]))
     except (DatasetError, CardError, ResumeMismatch, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

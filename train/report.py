@@ -215,3 +215,30 @@ def record_command(model_path: Path, command: str) -> None:
     card = read_card(path)
     card.training["command"] = command
     write_card(card, path)
+
+
+def results_markdown(card_paths: list[Path]) -> str:
+    """One table row per shipped model, straight from the cards (no figure typed by hand)."""
+    lines = ["| model | task | input | params | M MACs | epochs (best) | train time | "
+             "split | n | accuracy | other |",
+             "| --- | --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |"]
+    for path in card_paths:
+        card = read_card(Path(path))
+        t, a = card.training, card.architecture
+        head = (f"| {card.name} | {card.task} | {card.input.height}x{card.input.width} "
+                f"{card.input.colour} | {a.get('params', 0):,} | {a.get('macs', 0) / 1e6:.0f} | "
+                f"{t.get('epochs_run')} ({t.get('best_epoch')}) | "
+                f"{t.get('train_seconds', 0) / 60:.0f} min")
+        for split, m in card.metrics.items():
+            other = []
+            if "accuracy_by_class" in m:
+                other.append(", ".join(f"{k} {v:.4f}" for k, v in m["accuracy_by_class"].items()))
+            if "by_age" in m and "adults_18_plus" in m["by_age"]:
+                other.append(f"adults {m['by_age']['adults_18_plus']['accuracy']:.4f}")
+            if "ferplus_majority_accuracy" in m:
+                other.append(f"FER+ majority {m['ferplus_majority_accuracy']:.4f}")
+            if "balanced_accuracy" in m:
+                other.append(f"balanced {m['balanced_accuracy']:.4f}")
+            lines.append(f"{head} | {split} | {m.get('n', '')} | {m['accuracy']:.4f} | "
+                         f"{'; '.join(other)} |")
+    return "\n".join(lines)

@@ -88,6 +88,11 @@ def test_training_learns_and_evaluate_prints_json(emotion_npz, tmp_path):
     assert result["accuracy"] == test["accuracy"]
     assert len(result["per_class"]) == 7 and len(result["confusion"]) == 7
 
+    r = run_train("results", str(out / "model.card.json"))
+    assert r.returncode == 0, r.stderr
+    row = [line for line in r.stdout.splitlines() if "| emo_test |" in line][0]
+    assert f"| {test['accuracy']:.4f} |" in row
+
 
 def test_gender_run_reports_age_bands_and_each_class(gender_npz, tmp_path):
     out = tmp_path / "gender"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -11,6 +13,21 @@ from runtime.preprocess import ChannelOrder
 
 class DatasetError(ValueError):
     """A dataset file or folder is missing or not in the expected format."""
+
+
+def read_csv_rows(path: Path, what: str) -> tuple[list[str], list[list[str]]]:
+    """(header, data rows) of a csv file; ``what`` names the expected file in error messages."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path} not found; pass the path of {what}")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [r for r in csv.reader(f) if r]  # blank lines are not data rows
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DatasetError(f"{path} is not a readable csv file ({e})") from e
+    if not rows:
+        raise DatasetError(f"{path} is empty; expected {what} with a header row")
+    return [h.strip() for h in rows[0]], rows[1:]
 
 
 @dataclass

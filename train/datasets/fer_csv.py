@@ -8,14 +8,13 @@ row per fer2013.csv row, in the same order, so votes are joined by row number
 
 from __future__ import annotations
 
-import csv
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from runtime.card import EMOTION_LABELS
-from train.datasets.base import DatasetError, FaceDataset
+from train.datasets.base import DatasetError, FaceDataset, read_csv_rows
 from train.datasets.ferplus import ferplus_to_fer_soft, read_ferplus_csv
 
 SIDE = 48
@@ -64,16 +63,7 @@ def _all(usage: str | None) -> bool:
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    if not path.is_file():
-        raise DatasetError(f"{path} not found; pass the path of Kaggle's fer2013.csv")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [r for r in csv.reader(f) if r]  # blank lines are not data rows
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DatasetError(f"{path} is not a readable csv file ({e})") from e
-    if not rows:
-        raise DatasetError(f"{path} is empty; expected fer2013.csv with header emotion,pixels,Usage")
-    return [h.strip() for h in rows[0]], rows[1:]
+    return read_csv_rows(path, "Kaggle's fer2013.csv (columns emotion,pixels,Usage)")
 
 
 def _columns(path: Path, header: list[str], need_usage: bool) -> dict[str, int]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
-from train.datasets.base import DatasetError
+from train.datasets.base import DatasetError, read_csv_rows
 
 FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
                    "contempt", "unknown", "NF")
@@ -47,23 +46,14 @@ def read_ferplus_csv(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
     so dropping a row would shift every later vote onto the wrong face.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path} not found; pass the path of Microsoft's FER+ fer2013new.csv")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [r for r in csv.reader(f) if r]  # blank lines are not data rows
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DatasetError(f"{path} is not a readable csv file ({e})") from e
-    if not rows:
-        raise DatasetError(f"{path} is empty; expected FER+ fer2013new.csv with a header row")
-    header = [h.strip().casefold() for h in rows[0]]
+    raw_header, body = read_csv_rows(path, "Microsoft's FER+ fer2013new.csv")
+    header = [h.casefold() for h in raw_header]
     wanted = ("usage", "image name") + tuple(c.casefold() for c in FERPLUS_COLUMNS)
     missing = [w for w in wanted if w not in header]
     if missing:
         raise DatasetError(f"{path} lacks column(s) {', '.join(missing)}; expected Microsoft's "
                            f"fer2013new.csv header (Usage, Image name, {', '.join(FERPLUS_COLUMNS)})")
     cols = [header.index(w) for w in wanted]
-    body = rows[1:]
     votes = np.zeros((len(body), len(FERPLUS_COLUMNS)), np.uint8)
     usage, names = [], []
     for i, row in enumerate(body):
