@@ -45,11 +45,15 @@ train-emotion: setup-train
 	  --data $(DATA)/fer2013_train_1of2.npz $(DATA)/fer2013_train_2of2.npz \
 	  --eval $(DATA)/fer2013_publictest.npz --output trained_models/emotion_edge_vgg
 
+# Gender: train, then equalise woman/man recall on the carved validation split, then report.
 train-gender: setup-train
 	$(TRAIN_PY) -m train fit --task gender --model edge_vgg_slim --recipe edge \
-	  --epochs $(EPOCHS_GENDER) --seed 1 --threads $(THREADS) \
+	  --epochs $(EPOCHS_GENDER) --seed 1 --threads $(THREADS) --no-report \
 	  --data $(DATA)/gender_train_1of2.npz --eval $(DATA)/gender_val.npz \
 	  --output trained_models/gender_edge_vgg_slim
+	$(TRAIN_PY) -m train balance --model trained_models/gender_edge_vgg_slim --threads $(THREADS)
+	$(TRAIN_PY) -m train report --model trained_models/gender_edge_vgg_slim \
+	  --eval $(DATA)/gender_val.npz --threads $(THREADS)
 
 # The reference demo's architecture and recipe, for a like-for-like comparison.
 train-seed: setup-train

@@ -1,4 +1,4 @@
-"""python -m train {fit,evaluate,report,results}: train, score and report on the models."""
+"""python -m train {fit,evaluate,report,balance,results}: train, score, report on models."""
 
 from __future__ import annotations
 
@@ -65,6 +65,12 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0)
 
 
+def _balance_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("balance", help="two-class models: equal recall on the validation split")
+    p.add_argument("--model", required=True, help="run folder or its model.keras")
+    p.add_argument("--threads", type=int, default=0)
+
+
 def _results_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("results", help="Markdown table of models from their cards")
     p.add_argument("cards", nargs="+", help="model.card.json files")
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     _eval_parser(sub)
     _report_parser(sub)
     _results_parser(sub)
+    _balance_parser(sub)
     a = parser.parse_args(argv)
     from train.tfenv import import_tensorflow
 
@@ -144,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(a.model)
             path = path / "model.keras" if path.is_dir() else path
             print(json.dumps(report(path, a.eval, a.format), indent=2))
+        elif a.command == "balance":
+            from train.balance import balance
+            from train.loop import configure_threads
+
+            configure_threads(a.threads)
+            path = Path(a.model)
+            print(json.dumps(balance(path / "model.keras" if path.is_dir() else path), indent=2))
         elif a.command == "results":
             from train.report import results_markdown
 

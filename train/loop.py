@@ -37,6 +37,7 @@ from train.data import (
     to_arrays,
 )
 
+REPORT_ONLY = ("eval_data", "name")  # settings a resumed run may change: they shape no weight
 LOG_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 
 
@@ -243,7 +244,7 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
     if resuming:
         saved = TrainConfig.load(cfg_path).to_dict()
         asked = cfg.to_dict()
-        diff = sorted(k for k in asked if saved.get(k) != asked[k])
+        diff = sorted(k for k in asked if k not in REPORT_ONLY and saved.get(k) != asked[k])
         if diff:
             raise ResumeMismatch(f"{out} holds a run with different settings ({', '.join(diff)}); "
                                  f"use another --output or pass --restart to discard it")

@@ -106,6 +106,31 @@ def test_gender_run_reports_age_bands_and_each_class(gender_npz, tmp_path):
     assert sum(b["n"] for b in m["by_age"].values()) == 120
     assert json.loads((out / "model.card.json").read_text())["input"]["colour"] == "rgb"
 
+    r = run_train("balance", "--model", str(out), "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    cal = json.loads((out / "model.card.json").read_text())["training"]["calibration"]
+    gap = lambda d: abs(d["woman"] - d["man"])  # noqa: E731
+    assert gap(cal["validation_recall_after"]) <= gap(cal["validation_recall_before"])
+    r = run_train("evaluate", "--model", str(out / "model.keras"), "--data", str(gender_npz["val"]))
+    assert r.returncode == 0, r.stderr  # the rewritten model matches its updated card checksum
+
+
+def test_equal_recall_shift_finds_the_balancing_offset():
+    import numpy as np
+
+    from train.balance import equal_recall_shift, recalls
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 500)
+    logit = np.where(y == 1, 1.0, -1.0) + rng.normal(0, 1.2, 1000) + 0.8  # biased towards class 1
+    p1 = 1 / (1 + np.exp(-logit))
+    probs = np.stack([1 - p1, p1], axis=1)
+    r0, r1 = recalls(probs, y, 0.0)
+    assert r1 - r0 > 0.2
+    s = equal_recall_shift(probs, y)
+    r0, r1 = recalls(probs, y, s)
+    assert s == pytest.approx(-0.8, abs=0.25) and abs(r0 - r1) < 0.02
+
 
 def test_changed_settings_refuse_to_resume(emotion_npz, tmp_path):
     out = tmp_path / "run"
