@@ -72,30 +72,42 @@ def plot_confusion(cm: np.ndarray, labels: list[str], title: str, out: Path) -> 
 
 
 def last_feature_layer(model):
-    """The last layer with a spatial (H, W, C) output: where Grad-CAM looks."""
+    """The last convolutional feature map (not a pooled one): where Grad-CAM looks."""
+    import keras
+
     for layer in reversed(model.layers):
         shape = layer.output.shape
-        if len(shape) == 4 and shape[1] and shape[1] > 1:
+        pooling = isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D))
+        if len(shape) == 4 and shape[1] and shape[1] > 1 and not pooling:
             return layer
     raise ValueError("model has no spatial feature map for Grad-CAM")
 
 
 def grad_cam(model, x: np.ndarray, class_idx: np.ndarray) -> np.ndarray:
-    """Grad-CAM (Selvaraju et al. 2017) maps in [0, 1], one per input, at input resolution."""
+    """Class-activation maps in [0, 1], one per input, at input resolution.
+
+    Grad-CAM (Selvaraju et al. 2017) in its element-wise form (HiResCAM, Draelos & Carin 2020).
+    """
     import cv2
     import keras
     import tensorflow as tf
 
     layer = last_feature_layer(model)
-    probe = keras.Model(model.inputs, [layer.output, model.output])
+    # Class scores before the softmax: a saturated probability has almost no gradient.
+    head = model.layers[-1]
+    scores = head.input if isinstance(head, keras.layers.Softmax) else model.output
+    probe = keras.Model(model.inputs, [layer.output, scores])
     xt = tf.convert_to_tensor(x)
     with tf.GradientTape() as tape:
-        feats, probs = probe(xt, training=False)
-        picked = tf.gather(probs, class_idx, axis=1, batch_dims=1)
+        feats, logits = probe(xt, training=False)
+        # How much this class beats the others (with two classes, z_c alone says little).
+        margin = logits - tf.reduce_mean(logits, axis=1, keepdims=True)
+        picked = tf.gather(margin, class_idx, axis=1, batch_dims=1)
     grads = tape.gradient(picked, feats).numpy()
     feats = feats.numpy()
-    weights = grads.mean(axis=(1, 2), keepdims=True)
-    cams = np.maximum((weights * feats).sum(axis=-1), 0)
+    # Element-wise gradient x activation (HiResCAM): faithful for a flatten + dense head too,
+    # where Grad-CAM's spatially averaged weights cancel out.
+    cams = np.maximum((grads * feats).sum(axis=-1), 0)
     out = np.empty((len(x), x.shape[1], x.shape[2]), np.float32)
     for i, cam in enumerate(cams):
         cam = cv2.resize(cam, (x.shape[2], x.shape[1]), interpolation=cv2.INTER_CUBIC)
