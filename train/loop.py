@@ -159,36 +159,32 @@ def evaluate_arrays(model, arrays: Arrays, batch_size: int = 256) -> tuple[float
     return float(-np.log(p).mean()), float((probs.argmax(1) == arrays.y).mean()), probs
 
 
-class _BatchHooks:
-    """Per-batch learning rate and a tqdm bar, as a Keras callback."""
+def _batch_hooks(cfg: TrainConfig, state: RunState, epoch: int, steps: int, show: bool):
+    """A Keras callback that sets the per-batch learning rate and drives a tqdm bar."""
+    import keras
+    from tqdm.auto import tqdm
 
-    def __new__(cls, *args, **kwargs):
-        import keras
-        from tqdm.auto import tqdm
+    class BatchHooks(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.recipe.epochs}",
+                            unit="batch", disable=not show, mininterval=2.0, leave=False)
+            self.lr = 0.0
 
-        class Hooks(keras.callbacks.Callback):
-            def __init__(self, cfg, state, epoch, steps, show):
-                super().__init__()
-                self.cfg, self.state, self.epoch, self.steps = cfg, state, epoch, steps
-                self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.recipe.epochs}",
-                                unit="batch", disable=not show, mininterval=2.0, leave=False)
-                self.lr = 0.0
+        def on_train_batch_begin(self, batch, logs=None):
+            self.lr = learning_rate(cfg, epoch * steps + batch, steps, state)
+            self.model.optimizer.learning_rate = self.lr
 
-            def on_train_batch_begin(self, batch, logs=None):
-                self.lr = learning_rate(self.cfg, self.epoch * self.steps + batch, self.steps,
-                                        self.state)
-                self.model.optimizer.learning_rate = self.lr
+        def on_train_batch_end(self, batch, logs=None):
+            self.bar.update(1)
+            if logs and batch % 20 == 0:
+                self.bar.set_postfix(loss=f"{logs.get('loss', 0):.3f}",
+                                     acc=f"{logs.get('accuracy', 0):.3f}")
 
-            def on_train_batch_end(self, batch, logs=None):
-                self.bar.update(1)
-                if logs and batch % 20 == 0:
-                    self.bar.set_postfix(loss=f"{logs.get('loss', 0):.3f}",
-                                         acc=f"{logs.get('accuracy', 0):.3f}")
+        def on_train_end(self, logs=None):
+            self.bar.close()
 
-            def on_train_end(self, logs=None):
-                self.bar.close()
-
-        return Hooks(*args, **kwargs)
+    return BatchHooks()
 
 
 def _save_model_atomic(model, path: Path) -> None:
@@ -278,7 +274,7 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
         epoch = state.epochs_done
         keras.utils.set_random_seed(cfg.seed * 1000 + epoch)  # dropout: same draws after resume
         t0 = time.time()
-        hooks = _BatchHooks(cfg, state, epoch, steps, show_progress)
+        hooks = _batch_hooks(cfg, state, epoch, steps, show_progress)
         hist = model.fit(_epoch_dataset(p, cfg, epoch, x_t, t_t, w_t), epochs=1, verbose=0,
                          shuffle=False, callbacks=[hooks])
         val_loss, val_acc, _ = evaluate_arrays(model, p.val)
