@@ -45,7 +45,7 @@ def bias_layer(model):
 
 def balance(model_path: Path) -> dict:
     """Shift the model's class-1 logit for equal recall on its validation split; update its card."""
-    from train.loop import _save_model_atomic, evaluate_arrays, prepare
+    from train.loop import evaluate_arrays, prepare, save_model_atomic
 
     model_path = Path(model_path)
     model, card = load_keras_model(model_path)
@@ -62,7 +62,7 @@ def balance(model_path: Path) -> dict:
     layer.bias.assign(bias)
     loss, acc_after, probs_after = evaluate_arrays(model, p.val)
     after = recalls(probs_after, p.val.y, 0.0)
-    _save_model_atomic(model, model_path)
+    save_model_atomic(model, model_path)
     previous = card.training.get("calibration", {}).get("logit_shift", 0.0)
     card.training["calibration"] = {
         "rule": f"equal {card.labels[0]}/{card.labels[1]} recall on the validation split "

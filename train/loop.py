@@ -187,7 +187,7 @@ def _batch_hooks(cfg: TrainConfig, state: RunState, epoch: int, steps: int, show
     return BatchHooks()
 
 
-def _save_model_atomic(model, path: Path) -> None:
+def save_model_atomic(model, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, path)
@@ -298,7 +298,7 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
                     state.lr, state.plateau_wait = max(state.lr * 0.1, 1e-6), 0
         if state.epochs_done - state.best_epoch >= r.patience:
             state.stopped_early = True
-        _save_model_atomic(model, last)
+        save_model_atomic(model, last)
         _append_log(out / "log.csv", row)
         state.save(state_path)
         print(f"epoch {epoch + 1}/{r.epochs} loss {row['loss']:.4f} acc {row['accuracy']:.4f} "
@@ -328,7 +328,7 @@ def finalize(cfg: TrainConfig, p: Prepared, state: RunState) -> Path:
     model.load_weights(out / "best.weights.h5")
     val_loss, val_acc, _ = evaluate_arrays(model, p.val)
     path = out / "model.keras"
-    _save_model_atomic(model, path)
+    save_model_atomic(model, path)
     card = ModelCard(
         name=cfg.name, task=cfg.task, labels=cfg.label_names, input=cfg.input_spec,
         architecture=describe(model, cfg.arch),
