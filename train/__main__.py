@@ -38,6 +38,9 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--norm-scale", type=float, default=None)
     p.add_argument("--norm-offset", type=float, default=None)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--init-from", default=None, metavar="MODEL",
+                   help="start from this trained model.keras (same architecture, input and "
+                        "validation split) instead of random weights")
     p.add_argument("--limit", type=int, default=None, help="use the first N training images")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all)")
     p.add_argument("--name", default="", help="model name in the card")
@@ -92,6 +95,7 @@ def build_config(a: argparse.Namespace):
         height=size, width=size, colour=a.colour or preset["colour"], normalization=norm,
         crop=a.crop or preset["crop"], data_format=a.format, labels=a.labels,
         eval_data=[str(e) for e in a.eval], seed=a.seed, limit=a.limit, name=a.name,
+        init_from=str(a.init_from) if a.init_from else None,
     )
 
 

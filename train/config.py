@@ -43,6 +43,7 @@ class TrainConfig:
     eval_data: list[str] = field(default_factory=list)  # reported splits, never used for selection
     seed: int = 1
     limit: int | None = None  # use only the first N training images (tests, quick looks)
+    init_from: str | None = None  # warm start: a trained model.keras of the same shape and split
     name: str = ""
 
     def __post_init__(self) -> None:

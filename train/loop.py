@@ -26,7 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.card import ModelCard, atomic_write_bytes, file_entry, write_card
+from runtime.card import (
+    ModelCard,
+    atomic_write_bytes,
+    card_path_for,
+    file_entry,
+    read_card,
+    verify_file,
+    write_card,
+)
 from train.config import TrainConfig
 from train.data import (
     Arrays,
@@ -134,6 +142,40 @@ def prepare(cfg: TrainConfig) -> Prepared:
     return Prepared(train, val, cw[train.y], ds.name, ds.class_counts().tolist())
 
 
+def validation_rule(cfg: TrainConfig) -> str:
+    return f"stratified {cfg.recipe.val_fraction:.0%} of the training data, seed {cfg.seed}"
+
+
+def warm_start_source(cfg: TrainConfig) -> tuple[Path, ModelCard]:
+    """The --init-from model and its card, refused unless it can be continued honestly.
+
+    It must share the architecture, input and labels, and have been selected on the very
+    same carved validation split: otherwise its weights have already seen this run's
+    validation images and the selection would flatter it.
+    """
+    path = Path(cfg.init_from or "")
+    path = path / "model.keras" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"--init-from {path}: no such model; give a trained model.keras")
+    card = read_card(card_path_for(path))
+    verify_file(card, path)
+    t = card.training
+    problems = []
+    if card.architecture.get("name") != cfg.arch:
+        problems.append(f"architecture {card.architecture.get('name')} (asked {cfg.arch})")
+    if card.input.shape != cfg.input_spec.shape or card.input.colour != cfg.colour:
+        problems.append(f"input {card.input.shape} {card.input.colour}")
+    if card.labels != cfg.label_names:
+        problems.append(f"labels {card.labels}")
+    if t.get("data") != cfg.data or t.get("split", {}).get("validation_rule") != validation_rule(cfg):
+        problems.append("training data or validation split (use the same --data, --seed and "
+                        "recipe val_fraction)")
+    if problems:
+        raise ValueError(f"--init-from {path} cannot be continued here: it differs in "
+                         + "; ".join(problems))
+    return path, card
+
+
 def _epoch_dataset(p: Prepared, cfg: TrainConfig, epoch: int, x_t, t_t, w_t):
     import tensorflow as tf
 
@@ -230,6 +272,8 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
 
     out = Path(cfg.output)
     p = prepare(cfg)  # bad data fails here, before anything is written
+    if cfg.init_from:
+        warm_start_source(cfg)  # so does an --init-from model that does not fit
     ckpt_dir = out / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     cfg_path, state_path, last = out / "config.json", out / "state.json", ckpt_dir / "last.keras"
@@ -266,6 +310,10 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
     else:
         keras.utils.set_random_seed(cfg.seed)
         model = build(cfg.arch, cfg.input_spec.shape, len(cfg.label_names))
+        if cfg.init_from:
+            src, _ = warm_start_source(cfg)
+            model.set_weights(keras.models.load_model(src, safe_mode=True).get_weights())
+            print(f"starting from the weights of {src}", flush=True)
         compile_model(model, cfg)
 
     r = cfg.recipe
@@ -336,8 +384,7 @@ def finalize(cfg: TrainConfig, p: Prepared, state: RunState) -> Path:
             "data": cfg.data, "dataset": p.dataset_name, "class_counts": p.counts,
             "labels": cfg.labels,
             "split": {"train": int(len(p.train.y)), "validation": int(len(p.val.y)),
-                      "validation_rule": f"stratified {cfg.recipe.val_fraction:.0%} of the "
-                                         f"training data, seed {cfg.seed}",
+                      "validation_rule": validation_rule(cfg),
                       "selection": "epoch with the best validation accuracy"},
             "recipe": cfg.recipe.to_dict(), "seed": cfg.seed,
             "epochs_run": state.epochs_done, "best_epoch": state.best_epoch,
@@ -348,6 +395,15 @@ def finalize(cfg: TrainConfig, p: Prepared, state: RunState) -> Path:
         metrics={"validation": {"accuracy": round(val_acc, 5), "loss": round(val_loss, 5),
                                 "n": int(len(p.val.y))}},
     )
+    if cfg.init_from:
+        src, src_card = warm_start_source(cfg)
+        before = src_card.training
+        card.training["init_from"] = {
+            "model": str(src), "name": src_card.name, "sha256": src_card.files[src.name].sha256,
+            "epochs_run": before.get("epochs_run"), "train_seconds": before.get("train_seconds"),
+            "validation_accuracy": src_card.metrics.get("validation", {}).get("accuracy")}
+        card.training["train_seconds_total"] = round(
+            state.train_seconds + float(before.get("train_seconds") or 0.0), 1)
     card.files = {path.name: file_entry(path, "keras", "float32")}
     write_card(card, out / "model.card.json")
     return path

@@ -141,6 +141,25 @@ def test_changed_settings_refuse_to_resume(emotion_npz, tmp_path):
     assert "different settings (seed)" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_warm_start_continues_a_model_on_the_same_split_only(emotion_npz, tmp_path):
+    src = tmp_path / "first"
+    assert run_train(*fit_args(emotion_npz["train"], src, 3)).returncode == 0
+
+    refused = tmp_path / "other_split"
+    r = run_train(*fit_args(emotion_npz["train"], refused, 1, "--init-from", str(src), "--seed", "7"))
+    assert r.returncode == 2 and "validation split" in r.stderr and "Traceback" not in r.stderr
+    assert not refused.exists()
+
+    out = tmp_path / "second"
+    r = run_train(*fit_args(emotion_npz["train"], out, 1, "--init-from", str(src / "model.keras")))
+    assert r.returncode == 0, r.stderr
+    first, second = (json.loads((d / "model.card.json").read_text()) for d in (src, out))
+    init = second["training"]["init_from"]
+    assert init["sha256"] == first["files"]["model.keras"]["sha256"] and init["epochs_run"] == 3
+    # Trained weights, not random ones: the continuation starts well below a fresh start's loss.
+    assert pd.read_csv(out / "log.csv").loss[0] < pd.read_csv(src / "log.csv").loss[0] - 0.05
+
+
 @pytest.mark.parametrize("args, message", [
     (["evaluate", "--model", "nope.keras", "--data", "x.npz"], "not found"),
     (["fit", "--task", "emotion", "--data", "missing.npz", "--output", "{out}"], "not found"),
