@@ -21,6 +21,7 @@ CARD_VERSION = 1
 TASKS = ("emotion", "gender")
 EMOTION_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 GENDER_LABELS = ("woman", "man")
+ONNX_CARD_KEY = "model_card"  # metadata_props key holding the card JSON inside an .onnx file
 
 
 class CardError(ValueError):
@@ -48,6 +49,7 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)  # data, split, recipe, command, epochs, time
     metrics: dict[str, Any] = field(default_factory=dict)  # split name -> figures
     files: dict[str, FileEntry] = field(default_factory=dict)  # file name -> entry
+    export: dict[str, Any] = field(default_factory=dict)  # source, tools, calibration, checks
     card_version: int = CARD_VERSION
 
     def __post_init__(self) -> None:
@@ -80,13 +82,18 @@ class ModelCard:
             raise CardError(f"card input or files section is malformed: {e}") from e
         return cls(name=d["name"], task=d["task"], labels=list(d["labels"]), input=spec,
                    architecture=d.get("architecture", {}), training=d.get("training", {}),
-                   metrics=d.get("metrics", {}), files=files,
+                   metrics=d.get("metrics", {}), files=files, export=d.get("export", {}),
                    card_version=d.get("card_version", CARD_VERSION))
 
 
 def card_path_for(model_path: Path) -> Path:
-    """The card that sits next to a model file: ``x.keras`` -> ``x.card.json``."""
-    return model_path.with_name(model_path.name.split(".")[0] + ".card.json")
+    """The card beside a model file: ``x.keras`` -> ``x.card.json`` (the training card);
+    an export keeps its whole name, ``x.int8.onnx`` -> ``x.int8.onnx.card.json``, since
+    several formats and precisions share one folder."""
+    model_path = Path(model_path)
+    if model_path.suffix == ".keras":
+        return model_path.with_name(model_path.name.split(".")[0] + ".card.json")
+    return model_path.with_name(model_path.name + ".card.json")
 
 
 def sha256_of(path: Path) -> str:
@@ -115,7 +122,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_card(card: ModelCard, path: Path) -> None:
-    atomic_write_bytes(path, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
+    atomic_write_bytes(path, card_to_json(card).encode())
 
 
 def read_card(path: Path) -> ModelCard:
@@ -123,11 +130,23 @@ def read_card(path: Path) -> ModelCard:
     if not path.is_file():
         raise CardError(f"model card {path} not found; every model needs its .card.json beside it")
     try:
-        d = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return card_from_json(path.read_bytes(), str(path))
+    except UnicodeDecodeError as e:
         raise CardError(f"model card {path} is not valid JSON ({e}); regenerate it") from e
+
+
+def card_to_json(card: ModelCard) -> str:
+    return json.dumps(card.to_dict(), indent=2) + "\n"
+
+
+def card_from_json(text: str | bytes, where: str = "model card") -> ModelCard:
+    """Parse a card from JSON text (a .card.json file or an ONNX file's metadata)."""
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CardError(f"{where} is not valid JSON ({e}); regenerate it") from e
     if not isinstance(d, dict):
-        raise CardError(f"model card {path} must hold a JSON object")
+        raise CardError(f"{where} must hold a JSON object")
     return ModelCard.from_dict(d)
 
 

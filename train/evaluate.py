@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,24 +45,34 @@ def load_keras_model(path: Path):
     return keras.models.load_model(path, safe_mode=True, compile=False), card
 
 
-def predict(model, card: ModelCard, ds: FaceDataset, batch: int = 512) -> np.ndarray:
-    """Probabilities for every image, preparing it in chunks to bound memory."""
+Forward = Callable[[np.ndarray], np.ndarray]  # normalised batch -> probabilities
+
+
+def predict(forward: Forward, card: ModelCard, ds: FaceDataset, batch: int = 512) -> np.ndarray:
+    """Probabilities for every image, preparing it in chunks to bound memory.
+
+    ``forward`` is a Keras model's ``predict_on_batch`` or an exported file's engine:
+    every format is scored through the same preparation and the same metrics.
+    """
     out = np.empty((len(ds), len(card.labels)), np.float32)
     buf = np.empty((batch, *card.input.shape), np.float32)
     for s in range(0, len(ds), batch):
         e = min(len(ds), s + batch)
         images = ds.images[s:e]
         x = prepare_batch(images, card.input, ds.order, buf[: e - s])
-        out[s:e] = model.predict_on_batch(x)
+        out[s:e] = forward(x)
     return out
 
 
-def score(model, card: ModelCard, spec: str, fmt: str = "auto") -> Scored:
+def load_for(card: ModelCard, spec: str, fmt: str = "auto") -> FaceDataset:
     ds = load_dataset(spec, task=card.task, fmt=fmt)
     if ds.label_names != card.labels:
         raise DatasetError(f"{spec} has labels {ds.label_names}, the model {card.labels}; "
                            f"pass data of the {card.task} task")
-    probs = predict(model, card, ds)
+    return ds
+
+
+def metrics_of(card: ModelCard, ds: FaceDataset, probs: np.ndarray) -> dict:
     metrics = classification_metrics(ds.labels, probs, card.labels, ds.meta)
     if ds.soft is not None:  # FER+ votes are there: also score against the crowd majority
         maj = majority(ds.soft)
@@ -70,9 +81,15 @@ def score(model, card: ModelCard, spec: str, fmt: str = "auto") -> Scored:
             metrics["ferplus_majority_accuracy"] = round(
                 float((probs[ok].argmax(1) == maj[ok]).mean()), 4)
             metrics["ferplus_n"] = int(ok.sum())
-    return Scored(card, ds, probs, metrics)
+    return metrics
+
+
+def score(forward: Forward, card: ModelCard, spec: str, fmt: str = "auto") -> Scored:
+    ds = load_for(card, spec, fmt)
+    probs = predict(forward, card, ds)
+    return Scored(card, ds, probs, metrics_of(card, ds, probs))
 
 
 def evaluate_model(model_path: Path, spec: str, fmt: str = "auto") -> dict:
     model, card = load_keras_model(model_path)
-    return score(model, card, spec, fmt).metrics
+    return score(model.predict_on_batch, card, spec, fmt).metrics

@@ -195,7 +195,7 @@ def report(model_path: Path, eval_specs: list[str], fmt: str = "auto") -> dict:
         md += ["![learning curves](report/curves.png)", ""]
     all_metrics = {}
     for spec in eval_specs:
-        s = score(model, card, spec, fmt)
+        s = score(model.predict_on_batch, card, spec, fmt)
         name = split_name(spec)
         all_metrics[name] = s.metrics
         card.metrics[name] = summary(s.metrics)

@@ -30,7 +30,9 @@ def test_roundtrip(tmp_path):
     model.write_bytes(b"weights")
     card.files[model.name] = file_entry(model, "onnx", "float32")
     path = card_path_for(model)
-    assert path.name == "m.card.json"
+    assert path.name == "m.onnx.card.json"  # exports keep their name: formats share a folder
+    assert card_path_for(tmp_path / "m.keras").name == "m.card.json"
+    assert card_path_for(tmp_path / "m.int8.tflite").name == "m.int8.tflite.card.json"
     write_card(card, path)
     back = read_card(path)
     assert back == card

@@ -1,0 +1,59 @@
+"""The export table: every file of every model, its size, accuracy, agreement and speed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from export.pipeline import Exported, Held
+from runtime.card import ModelCard, atomic_write_bytes
+
+
+def build_report(card: ModelCard, model_path: Path, held: list[Held],
+                 records: list[Exported], previous: dict | None = None) -> dict:
+    """This run's rows, plus the previous report's rows for files not exported this time
+    (``--only``) that are still on disk."""
+    keras_acc = {h.name: round(float((h.reference.argmax(1) == h.data.labels).mean()), 6)
+                 for h in held}
+    rows = [{"file": model_path.name, "format": "keras", "precision": "float32", "ok": True,
+             "size": model_path.stat().st_size,
+             "checks": {k: {"accuracy": v} for k, v in keras_acc.items()},
+             "latency_ms_1_thread": None, "error": ""}]
+    rows += [r.row() for r in records]
+    done = {r["file"] for r in rows}
+    for old in (previous or {}).get("rows", []):
+        if old["file"] not in done and old["ok"] and (model_path.parent / old["file"]).exists():
+            rows.append(old)
+    rows[1:] = sorted(rows[1:], key=lambda r: (r["format"], r["precision"] != "float32",
+                                                r["precision"]))
+    return {"model": card.name, "task": card.task, "splits": [h.name for h in held], "rows": rows}
+
+
+def read_report(folder: Path) -> dict | None:
+    path = folder / "export.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_report(folder: Path, report: dict) -> None:
+    atomic_write_bytes(folder / "export.json", (json.dumps(report, indent=2) + "\n").encode())
+    atomic_write_bytes(folder / "export.md", (table_markdown([report]) + "\n").encode())
+
+
+def table_markdown(reports: list[dict]) -> str:
+    lines = ["| model | file | format | precision | size (KiB) | split | accuracy | top-1 agreement "
+             "with Keras | max abs diff | ms per face (1 thread) |",
+             "|---|---|---|---|---:|---|---:|---:|---:|---:|"]
+    for rep in reports:
+        for row in rep["rows"]:
+            for split in rep["splits"]:
+                c = row["checks"].get(split, {})
+                acc = f"{100 * c['accuracy']:.2f} %" if "accuracy" in c else "–"
+                agree = f"{100 * c['top1_agreement']:.2f} %" if "top1_agreement" in c else "–"
+                diff = f"{c['max_abs_diff']:.1e}" if "max_abs_diff" in c else "–"
+                ms = row["latency_ms_1_thread"]
+                status = "" if row["ok"] else f" **failed: {row['error']}**"
+                lines.append(
+                    f"| {rep['model']} | {row['file']}{status} | {row['format']} | "
+                    f"{row['precision']} | {row['size'] / 1024:.0f} | {split} | {acc} | {agree} | "
+                    f"{diff} | {'–' if ms is None else f'{ms:.3f}'} |")
+    return "\n".join(lines)

@@ -1,0 +1,148 @@
+"""Export of a tiny real model to every format, verified, and refused when it is wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = ("model.fp32.onnx", "model.int8.onnx", "model.fp32.tflite", "model.fp16.tflite",
+         "model.int8.tflite")
+
+
+def run(module: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def exported(emotion_npz, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "run"
+    r = run("train", "fit", "--task", "emotion", "--data", str(emotion_npz["train"]), "--output",
+            str(out), "--model", "tiny", "--recipe", "smoke", "--epochs", "8", "--threads", "1",
+            "--quiet", "--eval", str(emotion_npz["test"]), "--no-report")
+    assert r.returncode == 0, r.stderr
+    r = run("export", "--model", str(out), "--calib-size", "64")
+    assert r.returncode == 0, r.stdout + r.stderr
+    return out
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_every_format_is_written_with_a_card_that_describes_it(exported):
+    from runtime.card import ONNX_CARD_KEY, card_from_json, card_path_for, read_card, verify_file
+
+    keras_card = read_card(exported / "model.card.json")
+    for name in FILES:
+        path = exported / name
+        card = read_card(card_path_for(path))
+        verify_file(card, path)  # the checksum in the card is the file's
+        assert card.labels == keras_card.labels and card.input == keras_card.input
+        assert card.export["source"]["sha256"] == keras_card.files["model.keras"].sha256
+        assert card.metrics["emo_test"]["n"] == 210
+        if "int8" in name:
+            assert card.export["calibration"]["size"] == 64
+            assert card.export["calibration"]["split"].startswith("training part")
+    q = read_card(card_path_for(exported / "model.int8.tflite")).files["model.int8.tflite"].extra
+    assert q["input_quantization"]["dtype"] == "int8" and 0 < q["input_quantization"]["scale"] < 1
+
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(exported / "model.int8.onnx")).metadata_props}
+    embedded = card_from_json(meta[ONNX_CARD_KEY])
+    assert embedded.labels == keras_card.labels and embedded.export["precision"] == "int8"
+    ops = {n.op_type for n in onnx.load(str(exported / "model.int8.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # static QDQ, convolutions included
+
+
+def test_exports_agree_with_keras_through_the_runtime_engines(exported, emotion_npz):
+    from runtime.backends import open_classifier
+    from train.evaluate import load_for, load_keras_model, predict
+
+    model, card = load_keras_model(exported / "model.keras")
+    ds = load_for(card, str(emotion_npz["test"]))
+    ref = predict(model.predict_on_batch, card, ds)
+    for name in FILES:
+        probs = predict(open_classifier(exported / name, threads=1).predict, card, ds)
+        assert probs.shape == ref.shape and np.allclose(probs.sum(1), 1, atol=0.05)
+        tol = 1e-4 if "fp32" in name else 5e-3 if "fp16" in name else 0.1
+        assert np.abs(probs - ref).max() <= tol, name
+        assert (probs.argmax(1) == ref.argmax(1)).mean() >= 0.97, name
+
+    report = json.loads((exported / "export.json").read_text())
+    assert [r["file"] for r in report["rows"]] == ["model.keras", *FILES]
+    assert all(r["ok"] and r["latency_ms_1_thread"] > 0 for r in report["rows"][1:])
+    table = (exported / "export.md").read_text()
+    assert table.count("| emotion_tiny |") == 6
+
+
+def test_a_wrong_export_is_refused_and_the_previous_file_survives(exported, emotion_npz,
+                                                                  monkeypatch, capsys):
+    import export.pipeline as pipeline
+    from train.models import build
+
+    before = {n: sha(exported / n) for n in FILES}
+    card_before = (exported / "model.fp32.onnx.card.json").read_text()
+    real_convert = pipeline._convert
+
+    def convert_other_weights(model, card, target, calib):  # a mismatched export
+        other = build("tiny", card.input.shape, len(card.labels))
+        return real_convert(other, card, target, calib)
+
+    monkeypatch.setattr(pipeline, "_convert", convert_other_weights)
+    records, *_ = pipeline.export_model(
+        exported, [str(emotion_npz["test"])],
+        targets=(pipeline.Target("onnx", "float32"), pipeline.Target("tflite", "int8")),
+        calib_size=32)
+    assert [r.ok for r in records] == [False, False]
+    assert "agrees with Keras" in records[0].error or "differ from Keras" in records[0].error
+    assert "below Keras" in records[1].error
+    assert "previous file is kept" in capsys.readouterr().out
+    assert {n: sha(exported / n) for n in FILES} == before
+    assert (exported / "model.fp32.onnx.card.json").read_text() == card_before
+    assert not list(exported.glob(".tmp-*"))
+
+
+def test_onnx_with_unconverted_ops_is_refused():
+    import onnx
+    from onnx import TensorProto, helper
+
+    from export.verify import ExportError, check_onnx_graph
+
+    node = helper.make_node("FusedBatchNormV3", ["x"], ["y"], domain="ai.onnx.converters.tensorflow")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("ai.onnx.converters.tensorflow", 1)])
+    with pytest.raises(ExportError, match="unconverted op"):
+        check_onnx_graph(proto)
+    assert isinstance(proto, onnx.ModelProto)
+
+
+def test_corrupted_keras_model_is_refused_with_one_line(exported, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    data = bytearray((copy / "model.keras").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / "model.keras").write_bytes(bytes(data))
+    before = {n: sha(copy / n) for n in FILES}
+    r = run("export", "--model", str(copy))
+    assert r.returncode == 2 and "does not match its card" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert {n: sha(copy / n) for n in FILES} == before
+
+
+def test_unknown_target_and_missing_eval_data_are_one_line_errors(exported, tmp_path):
+    r = run("export", "--model", str(exported), "--only", "onnx:float64")
+    assert r.returncode == 2 and "unknown target" in r.stderr and "Traceback" not in r.stderr
+    r = run("export", "--model", str(exported), "--eval", str(tmp_path / "none.npz"))
+    assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
