@@ -33,11 +33,13 @@ $(TRAIN_VENV)/.done: requirements/train.txt pyproject.toml
 	touch $@
 
 setup-runtime: $(RUNTIME_VENV)/.done
-$(RUNTIME_VENV)/.done: requirements/runtime.txt pyproject.toml scripts/system_libs.sh
+$(RUNTIME_VENV)/.done: requirements/runtime.txt pyproject.toml scripts/system_libs.sh \
+                       scripts/fetch_assets.py runtime/assets/manifest.json
 	bash scripts/system_libs.sh
 	$(PYTHON) -m venv $(RUNTIME_VENV)
 	$(RUNTIME_PY) -m pip install -q --disable-pip-version-check -r requirements/runtime.txt
 	$(RUNTIME_PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(RUNTIME_PY) scripts/fetch_assets.py
 	touch $@
 
 train: train-emotion train-gender
@@ -70,8 +72,12 @@ export: setup-train
 	$(TRAIN_PY) -m export --model $(EMOTION_MODEL) $(GENDER_MODEL)
 	$(TRAIN_PY) -m export --table --model $(EMOTION_MODEL) $(GENDER_MODEL)
 
+# The camera (or SOURCE=file/folder/URL); with no camera and no SOURCE, the demo clip.
+# Extra flags: make run-edge ARGS="--backend tflite --json faces.jsonl"
+SOURCE ?=
+ARGS ?=
 run-edge: setup-runtime
-	@echo "make run-edge: not built yet (the edge runtime arrives with the runtime issue)"; exit 1
+	$(RUNTIME_PY) -m runtime $(if $(SOURCE),--source $(SOURCE),--demo-fallback) $(ARGS)
 
 bench: setup-runtime
 	@echo "make bench: not built yet (benchmarks arrive with the benchmark issue)"; exit 1

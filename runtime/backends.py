@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from runtime.quiet import native_banners_filtered
+
 
 class BackendError(RuntimeError):
     """A model file cannot be opened by the engine its extension names."""
@@ -108,8 +110,9 @@ class LiteRTClassifier:
     def predict(self, batch: np.ndarray) -> np.ndarray:
         inp = self.interpreter.get_input_details()[0]
         if batch.shape[0] != self._batch:  # the file's batch is 1: resize once per new size
-            self.interpreter.resize_tensor_input(inp["index"], list(batch.shape))
-            self.interpreter.allocate_tensors()
+            with native_banners_filtered():  # the first allocation announces XNNPACK
+                self.interpreter.resize_tensor_input(inp["index"], list(batch.shape))
+                self.interpreter.allocate_tensors()
             self._batch = batch.shape[0]
         x = (self.input_q.quantize(batch) if self.input_q.is_integer
              else np.ascontiguousarray(batch, np.float32))

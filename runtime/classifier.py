@@ -1,0 +1,99 @@
+"""A task's classifier at the edge: an exported file, its card, and one batched call per frame.
+
+The card beside the file decides everything about the input (crop rule, size, colour,
+normalisation) and the meaning of the output (labels); the file's checksum must be the
+one the card records, and an ONNX file's embedded card must agree with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from runtime.backends import Classifier, OnnxClassifier, open_classifier
+from runtime.card import (
+    ONNX_CARD_KEY,
+    CardError,
+    ModelCard,
+    card_from_json,
+    card_path_for,
+    read_card,
+    verify_file,
+)
+from runtime.preprocess import Box, ChannelOrder, prepare_face
+
+BACKENDS = {"onnx": ".onnx", "tflite": ".tflite"}
+PRECISIONS = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16",
+              "int8": "int8"}
+
+
+def model_path(model: Path, backend: str = "onnx", precision: str = "int8") -> Path:
+    """A model folder plus backend and precision -> the exported file (a file passes as is)."""
+    model = Path(model)
+    if model.is_file() or model.suffix in (".onnx", ".tflite"):
+        return model
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose onnx or tflite")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose fp32, fp16 or int8")
+    if backend == "onnx" and PRECISIONS[precision] == "fp16":
+        raise ValueError("there is no fp16 ONNX export; use --precision fp32 or int8, "
+                         "or --backend tflite")
+    return model / f"model.{PRECISIONS[precision]}{BACKENDS[backend]}"
+
+
+def _embedded_card(engine: Classifier) -> ModelCard | None:
+    if not isinstance(engine, OnnxClassifier):
+        return None
+    meta = engine.session.get_modelmeta().custom_metadata_map
+    if ONNX_CARD_KEY not in meta:
+        return None
+    return card_from_json(meta[ONNX_CARD_KEY], f"{engine.path.name} metadata")
+
+
+@dataclass
+class FaceClassifier:
+    card: ModelCard
+    engine: Classifier
+    max_faces: int = 16
+    _buffer: np.ndarray | None = None
+
+    @property
+    def task(self) -> str:
+        return self.card.task
+
+    @property
+    def labels(self) -> list[str]:
+        return self.card.labels
+
+    @classmethod
+    def open(cls, path: Path, threads: int = 1, max_faces: int = 16) -> "FaceClassifier":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"model file {path} not found; run 'make export' or pass "
+                                    f"--emotion-model / --gender-model")
+        card = read_card(card_path_for(path))
+        verify_file(card, path)
+        engine = open_classifier(path, threads)
+        inside = _embedded_card(engine)
+        if inside is not None and (inside.labels != card.labels or inside.input != card.input):
+            raise CardError(f"{path.name}: the card beside it does not match the card inside it "
+                            f"(labels or input); re-export the model")
+        return cls(card, engine, max_faces)
+
+    def predict(self, frame: np.ndarray, boxes: list[Box], order: ChannelOrder = "bgr"
+                ) -> np.ndarray:
+        """Probabilities (len(boxes), classes): every face of the frame in one engine call."""
+        n = len(boxes)
+        if n == 0:
+            return np.empty((0, len(self.labels)), np.float32)
+        if self._buffer is None or len(self._buffer) < n:
+            self._buffer = np.empty((max(n, self.max_faces), *self.card.input.shape), np.float32)
+        for i, box in enumerate(boxes):
+            prepare_face(frame, box, self.card.input, order, out=self._buffer[i])
+        probs = np.maximum(self.engine.predict(self._buffer[:n]), 0.0)
+        # int8 outputs come in steps of 1/256 and need not sum to 1: renormalise so every
+        # consumer (smoothing, JSON) gets a distribution.
+        return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)

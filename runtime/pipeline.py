@@ -1,0 +1,187 @@
+"""frame -> faces -> crops -> predictions -> tracks -> overlay / log, with per-stage timers."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.classifier import FaceClassifier, model_path
+from runtime.detector import FaceDetector
+from runtime.overlay import draw
+from runtime.records import FaceResult, FrameResult, Prediction
+from runtime.sinks import JsonLinesSink, VideoSink, WindowSink
+from runtime.sources import Source, open_source
+from runtime.tracker import Tracker
+
+TASKS = ("emotion", "gender")
+
+
+def models_dir() -> Path:
+    """trained_models/ of this checkout, or $EDGE_FACE_MODELS."""
+    env = os.environ.get("EDGE_FACE_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "trained_models"
+
+
+def shipped_models() -> dict[str, Path]:
+    """The model folder of each task we ship, as trained_models/shipped.json names them."""
+    root = models_dir()
+    index = root / "shipped.json"
+    if not index.is_file():
+        raise FileNotFoundError(f"{index} not found; pass --emotion-model and --gender-model")
+    return {task: root / name for task, name in json.loads(index.read_text()).items()}
+
+
+@dataclass
+class RuntimeConfig:
+    source: str | None = None  # None: camera 0
+    fallback_to_demo: bool = False  # with no --source and no camera, play the demo clip
+    detector: str = "short"  # short | full
+    min_score: float = 0.5
+    tasks: tuple[str, ...] = TASKS
+    models: dict[str, Path] = field(default_factory=dict)  # task -> folder or file (default: shipped)
+    backend: str = "onnx"  # onnx | tflite
+    precision: str = "int8"  # fp32 | fp16 (tflite) | int8
+    threads: int = 1  # classifier threads
+    smoothing: float = 0.35  # EMA weight of the newest frame (1 = off)
+    show: bool = True
+    output: Path | None = None  # annotated video
+    json: Path | None = None  # JSON lines, one per face per frame
+    max_frames: int | None = None
+    tile: bool | None = None  # search tiles for small faces; None: on for still images
+
+
+@dataclass
+class StageTimes:
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.samples.setdefault(stage, []).append(seconds * 1000)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for stage, ms in self.samples.items():
+            s = sorted(ms)
+            out[stage] = {"mean_ms": round(statistics.fmean(s), 3),
+                          "p50_ms": round(s[len(s) // 2], 3),
+                          "p95_ms": round(s[min(len(s) - 1, int(len(s) * 0.95))], 3)}
+        return out
+
+
+@dataclass
+class Summary:
+    source: str
+    frames: int
+    faces: int
+    tracks: int
+    seconds: float
+    stages: dict[str, dict[str, float]]
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "frames": self.frames, "faces": self.faces,
+                "tracks": self.tracks, "seconds": round(self.seconds, 3),
+                "fps": round(self.fps, 2), "stages": self.stages}
+
+
+class Pipeline:
+    """Models load once; per frame: detect, classify each task in one batch, track, smooth."""
+
+    def __init__(self, cfg: RuntimeConfig) -> None:
+        unknown = [t for t in cfg.tasks if t not in TASKS]
+        if unknown or not cfg.tasks:
+            raise ValueError(f"unknown task(s) {', '.join(unknown) or '(none)'}; "
+                             f"choose from {', '.join(TASKS)}")
+        self.cfg = cfg
+        folders = {**(shipped_models() if set(cfg.tasks) - set(cfg.models) else {}), **cfg.models}
+        self.classifiers: dict[str, FaceClassifier] = {}
+        for task in cfg.tasks:
+            clf = FaceClassifier.open(model_path(folders[task], cfg.backend, cfg.precision),
+                                      cfg.threads)
+            if clf.task != task:
+                raise ValueError(f"the {task} model given is a {clf.task} model")
+            self.classifiers[task] = clf
+        self.detector = FaceDetector(cfg.detector, cfg.min_score)
+        self.tracker = Tracker(alpha=cfg.smoothing)
+        self.times = StageTimes()
+
+    def process(self, image, index: int, timestamp: float, tile: bool = False) -> FrameResult:
+        t0 = time.perf_counter()
+        dets = self.detector.detect(image, tile=tile)
+        t1 = time.perf_counter()
+        boxes = [d.box for d in dets]
+        raw = {task: clf.predict(image, boxes) for task, clf in self.classifiers.items()}
+        t2 = time.perf_counter()
+        tracks = self.tracker.update(boxes)
+        faces = []
+        for i, (d, track) in enumerate(zip(dets, tracks)):
+            preds = {task: Prediction(self.classifiers[task].labels,
+                                      track.smooth(task, raw[task][i], self.cfg.smoothing),
+                                      raw[task][i]) for task in self.classifiers}
+            faces.append(FaceResult(track.id, d.box, d.score, preds))
+        t3 = time.perf_counter()
+        self.times.add("detect", t1 - t0)
+        self.times.add("classify", t2 - t1)
+        self.times.add("track", t3 - t2)
+        return FrameResult(index, timestamp, faces)
+
+    def close(self) -> None:
+        self.detector.close()
+
+
+def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
+    """Run the pipeline over the source until it ends, max_frames, or q/Esc in the window."""
+    with ExitStack() as stack:
+        source: Source = stack.enter_context(open_source(cfg.source, cfg.fallback_to_demo))
+        if cfg.source is None and source.name.startswith("demo"):
+            log("no camera could be opened: playing the built-in demo clip instead "
+                "(pass --source to choose a camera, file, folder or stream)")
+        pipe = Pipeline(cfg)
+        stack.callback(pipe.close)
+        json_sink = stack.enter_context(JsonLinesSink(cfg.json)) if cfg.json else None
+        video = stack.enter_context(VideoSink(cfg.output, source.fps or 15.0)) if cfg.output \
+            else None
+        window = stack.enter_context(WindowSink()) if cfg.show else None
+        tile = source.still if cfg.tile is None else cfg.tile
+        frames = faces = 0
+        fps = 0.0
+        start = time.perf_counter()
+        frame_iter = iter(source.frames())
+        while cfg.max_frames is None or frames < cfg.max_frames:
+            t0 = time.perf_counter()
+            frame = next(frame_iter, None)
+            if frame is None:
+                break
+            t1 = time.perf_counter()
+            result = pipe.process(frame.image, frame.index, frame.timestamp, tile)
+            result.fps = fps
+            t2 = time.perf_counter()
+            if window or video:
+                draw(frame.image, result)
+            t3 = time.perf_counter()
+            if json_sink:
+                json_sink.write(result)
+            if video:
+                video.write(frame.image)
+            keep_going = window.show(frame.image) if window else True
+            t4 = time.perf_counter()
+            pipe.times.add("read", t1 - t0)
+            pipe.times.add("draw", t3 - t2)
+            pipe.times.add("output", t4 - t3)
+            frames += 1
+            faces += len(result.faces)
+            dt = t4 - t0
+            fps = 1 / dt if fps == 0 else 0.9 * fps + 0.1 / max(dt, 1e-6)
+            if not keep_going:
+                break
+        seconds = time.perf_counter() - start
+        return Summary(source.name, frames, faces, pipe.tracker.next_id - 1, seconds,
+                       pipe.times.summary())

@@ -1,0 +1,51 @@
+"""What the pipeline produces per face and per frame: the data overlay and sinks consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from runtime.preprocess import Box
+
+
+@dataclass
+class Prediction:
+    labels: list[str]
+    probs: np.ndarray  # smoothed over the face's track
+    raw: np.ndarray  # this frame's output
+
+    @property
+    def label(self) -> str:
+        return self.labels[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "confidence": round(self.confidence, 4),
+                "probs": {k: round(float(v), 5) for k, v in zip(self.labels, self.probs)},
+                "raw": {k: round(float(v), 5) for k, v in zip(self.labels, self.raw)}}
+
+
+@dataclass
+class FaceResult:
+    track_id: int
+    box: Box
+    score: float  # detector confidence
+    predictions: dict[str, Prediction] = field(default_factory=dict)  # task -> prediction
+
+
+@dataclass
+class FrameResult:
+    index: int
+    timestamp: float
+    faces: list[FaceResult]
+    fps: float = 0.0  # pipeline throughput, smoothed
+
+    def records(self) -> list[dict]:
+        """One JSON-ready record per face (the --json line format)."""
+        return [{"frame": self.index, "timestamp": round(self.timestamp, 4), "track_id": f.track_id,
+                 "box": f.box.as_list(), "detector_score": round(f.score, 4),
+                 **{task: p.as_dict() for task, p in f.predictions.items()}} for f in self.faces]

@@ -1,0 +1,118 @@
+"""Where results go: a window, an annotated video, JSON lines. All close cleanly on any exit.
+
+Every sink is a context manager, and the pipeline opens them in an ExitStack, so an
+error or Ctrl-C mid-run still leaves a playable video and complete JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from runtime.records import FrameResult
+
+
+class SinkError(RuntimeError):
+    """An output cannot be opened or written."""
+
+
+def display_available() -> bool:
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                  or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    return True
+
+
+class JsonLinesSink:
+    """One JSON object per face per frame, each line written whole and flushed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.file = open(self.path, "w", encoding="utf-8", buffering=1)
+        except OSError as e:
+            raise SinkError(f"cannot write {self.path}: {e.strerror}; check the folder exists "
+                            f"and is writable") from e
+        self.lines = 0
+
+    def write(self, result: FrameResult) -> None:
+        for rec in result.records():
+            self.file.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            self.lines += 1
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+
+    def __enter__(self) -> "JsonLinesSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class VideoSink:
+    """The annotated frames as a video (MPEG-4 Part 2 in .mp4, readable everywhere)."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path, self.fps = Path(path), fps
+        if not self.path.parent.is_dir():
+            raise SinkError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
+        self.writer: cv2.VideoWriter | None = None
+        self.frames = 0
+
+    def write(self, image: np.ndarray) -> None:
+        if self.writer is None:
+            h, w = image.shape[:2]
+            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in (".mp4", ".m4v")
+                                              else "MJPG"))
+            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (w, h))
+            if not self.writer.isOpened():
+                raise SinkError(f"cannot write video {self.path}; use a .mp4 or .avi name")
+        self.writer.write(image)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+
+    def __enter__(self) -> "VideoSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class WindowSink:
+    """An OpenCV window; q or Esc asks the pipeline to stop."""
+
+    def __init__(self, title: str = "edge-face") -> None:
+        self.title = title
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error as e:
+            raise SinkError("no display to open a window on; pass --no-show") from e
+
+    def show(self, image: np.ndarray) -> bool:
+        cv2.imshow(self.title, image)
+        return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
+
+    def close(self) -> None:
+        try:
+            cv2.destroyWindow(self.title)
+        except cv2.error:
+            pass
+
+    def __enter__(self) -> "WindowSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,175 @@
+"""Open any input: camera index, video file, image, folder of images, stream URL, or the demo.
+
+Every source yields ``Frame`` records (BGR uint8, as OpenCV reads) with an index and a
+timestamp, so the rest of the pipeline never asks where a frame came from.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+class SourceError(RuntimeError):
+    """A source cannot be opened or stops giving frames it should give."""
+
+
+@dataclass
+class Frame:
+    index: int
+    timestamp: float  # seconds: position in a file, or since the start for live sources
+    image: np.ndarray  # (H, W, 3) BGR uint8
+
+
+class Source:
+    """Base class: subclasses implement ``frames``; ``close`` is always safe to call."""
+
+    name: str = "source"
+    fps: float | None = None  # nominal frame rate where known (files, demo)
+    live: bool = False  # camera or stream: frames come in real time
+    still: bool = False  # still images: detection may spend more per frame (tiling)
+
+    def frames(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Source":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class CaptureSource(Source):
+    """Anything cv2.VideoCapture opens: a camera index, a video file, a stream URL."""
+
+    def __init__(self, target: int | str, live: bool) -> None:
+        self.name = f"camera {target}" if isinstance(target, int) else str(target)
+        self.live = live
+        self.cap = cv2.VideoCapture(target)
+        if not self.cap.isOpened():
+            self.cap.release()
+            if isinstance(target, int):
+                raise SourceError(f"camera {target} cannot be opened; check that it is connected "
+                                  f"and free, or pass --source FILE")
+            what = "stream" if live else "file"
+            raise SourceError(f"{target}: OpenCV cannot open this {what} as video; check the "
+                              f"path or URL and the format")
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and math.isfinite(fps) and 0 < fps < 1000 else None
+
+    def frames(self) -> Iterator[Frame]:
+        start = time.monotonic()
+        index = 0
+        while True:
+            ok, image = self.cap.read()
+            if not ok or image is None:
+                if index == 0:
+                    raise SourceError(f"{self.name}: no frame could be read; it is empty, not a "
+                                      f"video, or the device is busy")
+                return
+            if self.live or not self.fps:
+                ts = time.monotonic() - start
+            else:
+                ts = index / self.fps
+            yield Frame(index, ts, _bgr(image))
+            index += 1
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+class ImageFilesSource(Source):
+    """One image, or every image in a folder (sorted by name), each once."""
+
+    still = True
+
+    def __init__(self, paths: list[Path], name: str) -> None:
+        if not paths:
+            raise SourceError(f"{name}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found")
+        self.paths, self.name = paths, name
+
+    def frames(self) -> Iterator[Frame]:
+        for i, p in enumerate(self.paths):
+            image = cv2.imread(str(p), cv2.IMREAD_COLOR)
+            if image is None:
+                raise SourceError(f"{p}: not an image OpenCV can read; remove it or convert it")
+            yield Frame(i, float(i), image)
+
+
+class DemoSource(Source):
+    """A real face (NASA's astronaut portrait, from scikit-image) slowly panned and zoomed:
+    a moving, changing clip that needs no camera and no download."""
+
+    name = "demo (astronaut, scikit-image)"
+
+    def __init__(self, frames: int = 240, fps: float = 30.0, size: tuple[int, int] = (640, 480)
+                 ) -> None:
+        path = ASSETS / "astronaut.png"
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SourceError(f"{path} is missing; run 'make setup-runtime' to fetch the demo image")
+        self.image, self.n, self.fps, self.size = image, frames, fps, size
+
+    def frames(self) -> Iterator[Frame]:
+        h, w = self.image.shape[:2]
+        out_w, out_h = self.size
+        for i in range(self.n):
+            t = i / self.fps
+            zoom = 1.15 + 0.15 * math.sin(2 * math.pi * t / 6)  # the face grows and shrinks
+            angle = 6 * math.sin(2 * math.pi * t / 5)  # and tilts a little
+            cx = w * (0.45 + 0.05 * math.sin(2 * math.pi * t / 7))
+            cy = h * 0.40
+            m = cv2.getRotationMatrix2D((cx, cy), angle, zoom * out_h / h)
+            m[0, 2] += out_w / 2 - cx
+            m[1, 2] += out_h / 2 - cy
+            frame = cv2.warpAffine(self.image, m, (out_w, out_h), borderMode=cv2.BORDER_REFLECT)
+            yield Frame(i, t, frame)
+
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+def open_source(spec: str | None, fallback_to_demo: bool = False) -> Source:
+    """``spec``: camera index, file, folder, URL or ``demo``; None means camera 0, and with
+    ``fallback_to_demo`` the demo clip when no camera can be opened."""
+    if spec is None:
+        try:
+            return CaptureSource(0, live=True)
+        except SourceError:
+            if not fallback_to_demo:
+                raise
+            return DemoSource()
+    if spec == "demo":
+        return DemoSource()
+    if spec.isdigit():
+        return CaptureSource(int(spec), live=True)
+    if spec.lower().startswith(STREAM_PREFIXES):
+        return CaptureSource(spec, live=True)
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        return ImageFilesSource(files, str(path))
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or folder; give a camera index, a video, an "
+                          f"image, a folder of images or a stream URL")
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return ImageFilesSource([path], str(path))
+    return CaptureSource(str(path), live=False)
