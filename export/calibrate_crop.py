@@ -1,0 +1,120 @@
+"""Measure how a model's training images frame a face, relative to the runtime's detector box.
+
+FER2013 faces fill their 48x48 frame; UTKFace chips show the whole head; a BlazeFace
+box is tighter than both. So the runtime's crop must be the detector box expanded and
+shifted by exactly the amounts that turn it into a training-style frame. We measure
+them: run the detector on training images (upscaled, with a neutral border so the face
+is not cut by the image edge), express each image's frame in units of its detector
+box, and take the medians. The result is written into the model's card as its crop
+rule, which export copies into every exported file's card.
+
+Runs in the runtime environment (MediaPipe, no TensorFlow):
+``python -m export.calibrate_crop --model trained_models/<run>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from runtime.card import CardError, card_path_for, read_card, write_card
+from runtime.detector import FaceDetector
+from runtime.preprocess import CropRule, to_colour, to_uint8
+
+DETECT_SIDE = 256  # images are upscaled to this side before the border is added
+BORDER = 0.5  # neutral border on each side, as a fraction of the side
+
+
+def frame_in_box_units(image: np.ndarray, order: str, detector: FaceDetector
+                       ) -> tuple[float, float, float] | None:
+    """(image width / box width, image height / box height, downward shift of the image centre
+    from the box centre in box heights), or None when no face is found."""
+    img = to_uint8(np.asarray(image))
+    bgr = cv2.cvtColor(to_colour(img, "rgb", order), cv2.COLOR_RGB2BGR)  # type: ignore[arg-type]
+    h, w = bgr.shape[:2]
+    k = DETECT_SIDE / max(h, w)
+    big = cv2.resize(bgr, (round(w * k), round(h * k)), interpolation=cv2.INTER_LINEAR)
+    pad = round(DETECT_SIDE * BORDER)
+    canvas = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127,) * 3)
+    dets = detector.detect(canvas)
+    if not dets:
+        return None
+    b = max(dets, key=lambda d: d.score).box
+    bx, by, bw, bh = (b.x - pad) / k, (b.y - pad) / k, b.w / k, b.h / k
+    return w / bw, h / bh, (h / 2 - (by + bh / 2)) / bh
+
+
+def calibrate(card, images, order: str, detector_variant: str = "short", size: int = 400,
+              seed: int = 0) -> tuple[CropRule, dict]:
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(images), size=min(size, len(images)), replace=False)
+    found = []
+    with FaceDetector(detector_variant, min_score=0.5) as det:
+        for i in pick:
+            m = frame_in_box_units(images[i], order, det)
+            if m is not None:
+                found.append(m)
+    if len(found) < max(20, 0.2 * len(pick)):
+        raise ValueError(f"the detector found faces in only {len(found)} of {len(pick)} "
+                         f"training images; cannot calibrate the crop of {card.name}")
+    sx, sy, shift = (np.array(v) for v in zip(*found))
+    q = lambda v: [round(float(x), 3) for x in np.percentile(v, [25, 50, 75])]  # noqa: E731
+    scale = float(np.median(np.maximum(sx, sy)))  # square crops, as the training images are
+    rule = CropRule(scale_x=round(scale, 3), scale_y=round(scale, 3),
+                    shift_y=round(float(np.median(shift)), 3), square=True,
+                    framing=f"{card.input.crop.framing}; measured against BlazeFace "
+                            f"{detector_variant}-range boxes",
+                    calibrated=True)
+    stats = {"detector": f"blazeface_{detector_variant}", "images_tried": int(len(pick)),
+             "faces_found": len(found), "seed": seed,
+             "width_over_box_q25_q50_q75": q(sx), "height_over_box_q25_q50_q75": q(sy),
+             "centre_shift_down_q25_q50_q75": q(shift)}
+    return rule, stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export.calibrate_crop", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", nargs="+", required=True, help="trained model folders")
+    p.add_argument("--detector", choices=("short", "full"), default="short")
+    p.add_argument("--size", type=int, default=400, help="training images to measure")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    from train.data import load_datasets, stratified_split
+    from train.datasets.base import DatasetError
+
+    try:
+        for m in a.model:
+            path = Path(m)
+            path = path / "model.keras" if path.is_dir() else path
+            card_file = card_path_for(path)
+            card = read_card(card_file)
+            data = card.training.get("data")
+            if not data:
+                raise ValueError(f"{card_file} names no training data to calibrate on")
+            ds = load_datasets(list(data), card.task)
+            train_idx, _ = stratified_split(
+                ds.labels, float(card.training.get("recipe", {}).get("val_fraction", 0.0)),
+                int(card.training.get("seed", 1)))
+            images = ds.images[train_idx] if isinstance(ds.images, np.ndarray) \
+                else [ds.images[i] for i in train_idx]
+            rule, stats = calibrate(card, images, ds.order, a.detector, a.size, a.seed)
+            card.input = replace(card.input, crop=rule)
+            card.training["crop_calibration"] = stats
+            write_card(card, card_file)
+            print(f"{card.name}: crop = detector box x {rule.scale_x:.2f}, centre shifted down "
+                  f"{rule.shift_y:+.2f} box heights ({stats['faces_found']}/"
+                  f"{stats['images_tried']} faces found); written to {card_file}")
+    except (DatasetError, CardError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
