@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
     show = not a.no_show
     if show and not display_available():
-        print("no display found: running headless (as with --no-show)", file=sys.stderr)
+        print("no display found: running headless (as with --no-show); pass --output FILE.mp4 "
+              "to keep the annotated video", file=sys.stderr)
         show = False
     models = {t: m for t, m in (("emotion", a.emotion_model), ("gender", a.gender_model)) if m}
     cfg = RuntimeConfig(

@@ -83,17 +83,26 @@ class FaceClassifier:
                             f"(labels or input); re-export the model")
         return cls(card, engine, max_faces)
 
-    def predict(self, frame: np.ndarray, boxes: list[Box], order: ChannelOrder = "bgr"
+    def prepare(self, frame: np.ndarray, boxes: list[Box], order: ChannelOrder = "bgr"
                 ) -> np.ndarray:
-        """Probabilities (len(boxes), classes): every face of the frame in one engine call."""
+        """The model inputs of every face, written into a buffer reused across frames."""
         n = len(boxes)
-        if n == 0:
-            return np.empty((0, len(self.labels)), np.float32)
         if self._buffer is None or len(self._buffer) < n:
             self._buffer = np.empty((max(n, self.max_faces), *self.card.input.shape), np.float32)
         for i, box in enumerate(boxes):
             prepare_face(frame, box, self.card.input, order, out=self._buffer[i])
-        probs = np.maximum(self.engine.predict(self._buffer[:n]), 0.0)
+        return self._buffer[:n]
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities (N, classes) of a prepared batch, in one engine call."""
+        if len(batch) == 0:
+            return np.empty((0, len(self.labels)), np.float32)
+        probs = np.maximum(self.engine.predict(batch), 0.0)
         # int8 outputs come in steps of 1/256 and need not sum to 1: renormalise so every
         # consumer (smoothing, JSON) gets a distribution.
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+
+    def predict(self, frame: np.ndarray, boxes: list[Box], order: ChannelOrder = "bgr"
+                ) -> np.ndarray:
+        """Probabilities (len(boxes), classes) of every face of the frame."""
+        return self.infer(self.prepare(frame, boxes, order))

@@ -20,6 +20,7 @@ from runtime.sources import Source, open_source
 from runtime.tracker import Tracker
 
 TASKS = ("emotion", "gender")
+STAGES = ("read", "detect", "preprocess", "emotion", "gender", "track", "draw", "output")
 
 
 def models_dir() -> Path:
@@ -65,7 +66,8 @@ class StageTimes:
 
     def summary(self) -> dict[str, dict[str, float]]:
         out = {}
-        for stage, ms in self.samples.items():
+        order = {s: i for i, s in enumerate(STAGES)}
+        for stage, ms in sorted(self.samples.items(), key=lambda kv: order.get(kv[0], 99)):
             s = sorted(ms)
             out[stage] = {"mean_ms": round(statistics.fmean(s), 3),
                           "p50_ms": round(s[len(s) // 2], 3),
@@ -118,7 +120,15 @@ class Pipeline:
         dets = self.detector.detect(image, tile=tile)
         t1 = time.perf_counter()
         boxes = [d.box for d in dets]
-        raw = {task: clf.predict(image, boxes) for task, clf in self.classifiers.items()}
+        raw, prep = {}, 0.0
+        for task, clf in self.classifiers.items():
+            ta = time.perf_counter()
+            batch = clf.prepare(image, boxes)
+            tb = time.perf_counter()
+            raw[task] = clf.infer(batch)
+            prep += tb - ta
+            self.times.add(task, time.perf_counter() - tb)
+        self.times.add("preprocess", prep)
         t2 = time.perf_counter()
         tracks = self.tracker.update(boxes)
         faces = []
@@ -129,7 +139,6 @@ class Pipeline:
             faces.append(FaceResult(track.id, d.box, d.score, preds))
         t3 = time.perf_counter()
         self.times.add("detect", t1 - t0)
-        self.times.add("classify", t2 - t1)
         self.times.add("track", t3 - t2)
         return FrameResult(index, timestamp, faces)
 
