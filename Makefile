@@ -13,7 +13,7 @@ EPOCHS_GENDER ?= 25
 EMOTION_MODEL ?= trained_models/emotion_edge_vgg
 GENDER_MODEL ?= trained_models/gender_edge_vgg_slim
 
-.PHONY: help setup setup-train setup-runtime train train-emotion train-gender train-seed \
+.PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed \
         export run-edge bench test test-train test-runtime clean
 
 help:
@@ -81,12 +81,19 @@ ARGS ?=
 run-edge: setup-runtime
 	$(RUNTIME_PY) -m runtime $(if $(SOURCE),--source $(SOURCE),--demo-fallback) $(ARGS)
 
-bench: setup-runtime
-	@echo "make bench: not built yet (benchmarks arrive with the benchmark issue)"; exit 1
+# Speed and accuracy; the reference demo's pipeline runs in the training environment when
+# its models are in ../shared/anchors. Results: benchmarks/results/bench.{json,md,png}.
+setup-bench: $(RUNTIME_VENV)/.bench-done
+$(RUNTIME_VENV)/.bench-done: $(RUNTIME_VENV)/.done requirements/bench.txt
+	$(RUNTIME_PY) -m pip install -q --disable-pip-version-check -r requirements/bench.txt
+	touch $@
+
+bench: setup-bench setup-train
+	$(RUNTIME_PY) -m benchmarks $(ARGS)
 
 test: test-runtime test-train
 
-test-runtime: setup-runtime
+test-runtime: setup-runtime setup-bench
 	$(RUNTIME_PY) -m pytest tests/lean -q
 
 test-train: setup-train

@@ -45,7 +45,7 @@ def frame_in_box_units(image: np.ndarray, order: str, detector: FaceDetector
     if not dets:
         return None
     b = max(dets, key=lambda d: d.score).box
-    bx, by, bw, bh = (b.x - pad) / k, (b.y - pad) / k, b.w / k, b.h / k
+    by, bw, bh = (b.y - pad) / k, b.w / k, b.h / k
     return w / bw, h / bh, (h / 2 - (by + bh / 2)) / bh
 
 

@@ -69,9 +69,9 @@ class StageTimes:
         order = {s: i for i, s in enumerate(STAGES)}
         for stage, ms in sorted(self.samples.items(), key=lambda kv: order.get(kv[0], 99)):
             s = sorted(ms)
-            out[stage] = {"mean_ms": round(statistics.fmean(s), 3),
-                          "p50_ms": round(s[len(s) // 2], 3),
-                          "p95_ms": round(s[min(len(s) - 1, int(len(s) * 0.95))], 3)}
+            pct = {f"p{q}_ms": round(s[min(len(s) - 1, int(len(s) * q / 100))], 3)
+                   for q in (50, 95, 99)}
+            out[stage] = {"mean_ms": round(statistics.fmean(s), 3), **pct}
         return out
 
 

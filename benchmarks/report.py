@@ -1,0 +1,123 @@
+"""Benchmark JSON -> Markdown tables and a PNG chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+STAGES = ("detect", "preprocess", "emotion", "gender", "track", "draw")
+
+
+def _ms(d: dict | None, key: str = "p50_ms") -> str:
+    return "–" if not d or key not in d else f"{d[key]:.2f}"
+
+
+def speed_table(result: dict) -> list[str]:
+    lines = ["| setting | faces found / frame | FPS | frame p50 / p95 / p99 ms | "
+             + " | ".join(f"{s} p50" for s in STAGES) + " | detector alone p50 | pipeline ÷ detector |",
+             "|---|---:|---:|---|" + "---:|" * len(STAGES) + "---:|---:|"]
+    for row in result.get("speed", []):
+        s = row["setting"]
+        f = row["frame"]
+        lines.append(
+            f"| {s['backend']} {s['precision']}, {s['threads']} thr, {s['faces']} face(s), "
+            f"{s['resolution']}, {s['detector']} | {row['faces_per_frame']:.2f} | {row['fps']:.1f} | "
+            f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f} / {f['p99_ms']:.2f} | "
+            + " | ".join(_ms(row["stages"].get(st)) for st in STAGES)
+            + f" | {_ms(row['detector_alone'])} | {row['pipeline_over_detector']:.2f} |")
+    return lines
+
+
+def reference_lines(result: dict) -> list[str]:
+    ref = result.get("reference", {})
+    if "skipped" in ref:
+        return [f"Reference pipeline: skipped ({ref['skipped']})."]
+    lines = ["| reference pipeline (Haar + Keras per face) | faces found / frame | FPS | "
+             "frame p50 / p95 / p99 ms | detect p50 | emotion p50 | gender p50 |",
+             "|---|---:|---:|---|---:|---:|---:|"]
+    for name, r in ref.get("speed", {}).items():
+        f = r["frame"]
+        lines.append(f"| {name} | {r['faces_per_frame']:.2f} | {r['fps']:.1f} | {f['p50_ms']:.1f} / "
+                     f"{f['p95_ms']:.1f} / {f['p99_ms']:.1f} | {_ms(r['stages']['detect'])} | "
+                     f"{_ms(r['stages']['emotion'])} | {_ms(r['stages']['gender'])} |")
+    return lines
+
+
+def targets_lines(result: dict) -> list[str]:
+    t = result.get("targets", {})
+    if not t:
+        return []
+    out = ["| target (640x480, one face, 1 thread) | measured | met |", "|---|---:|---|"]
+    if "fps_ratio" in t:
+        out.append(f"| our FPS ≥ 20 × the reference's | {t['fps_ratio']:.1f} × "
+                   f"({t['ours_fps']:.1f} vs {t['reference_fps']:.1f} FPS) | "
+                   f"{'yes' if t['fps_ratio'] >= 20 else '**no**'} |")
+    out.append(f"| pipeline time ≤ 1.3 × the detector's alone | {t['pipeline_over_detector']:.2f} × | "
+               f"{'yes' if t['pipeline_over_detector'] <= 1.3 else '**no**'} |")
+    return out
+
+
+def accuracy_table(result: dict) -> list[str]:
+    rows = result.get("accuracy", [])
+    ref = result.get("reference", {}).get("accuracy", {})
+    if not rows and not ref:
+        return ["Accuracy: no evaluation data given (pass --data, or put the shared data in place)."]
+    lines = ["| model | file | split | n | accuracy | balanced | woman / man | adults |",
+             "|---|---|---|---:|---:|---:|---|---:|"]
+
+    def fmt(name: str, file: str, split: str, m: dict) -> str:
+        wm = m.get("accuracy_by_class", {})
+        wm_s = f"{100 * wm['woman']:.2f} / {100 * wm['man']:.2f}" if "woman" in wm else "–"
+        adults = m.get("by_age", {}).get("adults_18_plus", {}).get("accuracy")
+        return (f"| {name} | {file} | {split} | {m['n']} | {100 * m['accuracy']:.2f} % | "
+                f"{100 * m['balanced_accuracy']:.2f} % | {wm_s} | "
+                f"{'–' if adults is None else f'{100 * adults:.2f} %'} |")
+
+    for r in rows:
+        lines.append(fmt(r["model"], r["file"], r["split"], r))
+    for key, m in ref.items():
+        task, split = key.split(":", 1)
+        lines.append(fmt(f"reference mini-Xception ({task})", "hdf5 (Keras)", split, m))
+    return lines
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    head = [f"Measured {result['date']} on {m['cpu']} ({m['cores']} cores), {m['os']}, "
+            f"Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
+            "", f"Command: `{result['command']}`", ""]
+    body = ["### Speed", "", *speed_table(result), "", *reference_lines(result), ""]
+    if result.get("decode"):
+        d = result["decode"]
+        body += [f"Decoding {d['source']}: p50 {d['p50_ms']:.2f} ms per frame (timed apart, "
+                 f"before the pipeline runs).", ""]
+    body += ["### Targets", "", *targets_lines(result), "", "### Accuracy", "",
+             *accuracy_table(result)]
+    return "\n".join(head + body) + "\n"
+
+
+def chart(result: dict, path: Path) -> bool:
+    """FPS per setting (and the reference's), as a horizontal bar chart; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows = result.get("speed", [])
+    labels = [f"{r['setting']['backend']} {r['setting']['precision']} {r['setting']['threads']}t "
+              f"{r['setting']['faces']}f {r['setting']['resolution']} {r['setting']['detector']}"
+              for r in rows]
+    fps = [r["fps"] for r in rows]
+    for name, r in result.get("reference", {}).get("speed", {}).items():
+        labels.append(f"reference {name}")
+        fps.append(r["fps"])
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(labels) + 1.2))
+    ax.barh(labels[::-1], fps[::-1], color=["#c44" if lb.startswith("reference") else "#48c"
+                                            for lb in labels[::-1]])
+    ax.set_xlabel("frames per second (higher is better)")
+    ax.set_title(f"edge-face pipeline on {result['machine']['cpu']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

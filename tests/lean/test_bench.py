@@ -1,0 +1,45 @@
+"""The benchmark harness: a quick run's JSON, Markdown and skip of the absent reference."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
+pytest.importorskip("tqdm", reason="benchmark extras (make setup-bench)")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--threads", "1,2",
+                        "--reference", str(tmp_path / "no_anchors"), "--json", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert res["schema"] == 1 and res["machine"]["cores"] >= 1 and res["machine"]["libraries"]
+    settings = [row["setting"] for row in res["speed"]]
+    assert settings[0] == {"backend": "onnx", "precision": "int8", "threads": 1, "faces": 1,
+                           "resolution": "640x480", "detector": "short"}
+    assert {"threads": 2}.items() <= settings[1].items()
+    assert any(s["faces"] == 4 for s in settings)
+    for row in res["speed"]:
+        assert row["fps"] > 0 and row["n_frames"] == 30
+        for stage in ("detect", "preprocess", "emotion", "gender", "track", "draw"):
+            t = row["stages"][stage]
+            assert 0 <= t["p50_ms"] <= t["p95_ms"] <= t["p99_ms"]
+        assert row["pipeline_over_detector"] == pytest.approx(
+            row["frame"]["mean_ms"] / row["detector_alone"]["mean_ms"], rel=0.01)
+    base = res["speed"][0]
+    assert base["faces_per_frame"] == 1.0  # the demo face, found in every frame
+    four = next(row for row in res["speed"] if row["setting"]["faces"] == 4)
+    assert four["faces_per_frame"] >= 3.5
+    assert "no_anchors" in res["reference"]["skipped"] and "fps_ratio" not in res["targets"]
+    md = (tmp_path / "bench.md").read_text()
+    assert "Reference pipeline: skipped" in md and "| onnx int8, 1 thr, 1 face(s)" in md
+    assert (tmp_path / "bench.png").stat().st_size > 5000
