@@ -20,7 +20,7 @@ def speed_table(result: dict) -> list[str]:
         f = row["frame"]
         lines.append(
             f"| {s['backend']} {s['precision']}, {s['threads']} thr, {s['faces']} face(s), "
-            f"{s['resolution']}, {s['detector']} | {row['faces_per_frame']:.2f} | {row['fps']:.1f} | "
+            f"{s['resolution']}, {s['detector']}, every {s['classify_every']} | {row['faces_per_frame']:.2f} | {row['fps']:.1f} | "
             f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f} / {f['p99_ms']:.2f} | "
             + " | ".join(_ms(row["stages"].get(st)) for st in STAGES)
             + f" | {_ms(row['detector_alone'])} | {row['pipeline_over_detector']:.2f} |")
@@ -106,7 +106,8 @@ def chart(result: dict, path: Path) -> bool:
         return False
     rows = result.get("speed", [])
     labels = [f"{r['setting']['backend']} {r['setting']['precision']} {r['setting']['threads']}t "
-              f"{r['setting']['faces']}f {r['setting']['resolution']} {r['setting']['detector']}"
+              f"{r['setting']['faces']}f {r['setting']['resolution']} {r['setting']['detector']} "
+              f"/{r['setting']['classify_every']}"
               for r in rows]
     fps = [r["fps"] for r in rows]
     for name, r in result.get("reference", {}).get("speed", {}).items():

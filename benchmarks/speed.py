@@ -26,12 +26,13 @@ class Setting:
     faces: int = 1
     resolution: tuple[int, int] = (640, 480)
     detector: str = "short"
+    classify_every: int = 1
 
     @property
     def label(self) -> str:
         w, h = self.resolution
         return (f"{self.backend} {self.precision}, {self.threads} thread(s), {self.faces} face(s), "
-                f"{w}x{h}, {self.detector}-range")
+                f"{w}x{h}, {self.detector}-range, classify every {self.classify_every}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -61,7 +62,8 @@ def time_detector(frames: FrameSet, variant: str, warmup: int) -> dict:
 def time_pipeline(frames: FrameSet, setting: Setting, warmup: int) -> dict:
     """Stage percentiles, FPS, faces found per frame, for one setting."""
     cfg = RuntimeConfig(detector=setting.detector, backend=setting.backend,
-                        precision=setting.precision, threads=setting.threads, show=False)
+                        precision=setting.precision, threads=setting.threads, show=False,
+                        classify_every=setting.classify_every)
     pipe = Pipeline(cfg)
     try:
         total, faces = [], []
@@ -112,6 +114,8 @@ def sweep(baseline: Setting, threads: list[int], quick: bool) -> list[Setting]:
         add(replace(baseline, faces=faces, detector="full"))
     if not quick:
         add(replace(baseline, resolution=(1280, 720)))
+    for every in ([1, 3] if quick else [1, 2, 3, 5]):  # classification stride: work saved
+        add(replace(baseline, classify_every=every))
     return out
 
 

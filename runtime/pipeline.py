@@ -49,7 +49,8 @@ class RuntimeConfig:
     backend: str = "onnx"  # onnx | tflite
     precision: str = "int8"  # fp32 | fp16 (tflite) | int8
     threads: int = 1  # classifier threads
-    smoothing: float = 0.35  # EMA weight of the newest frame (1 = off)
+    smoothing: float = 0.35  # EMA weight of the newest classification (1 = off)
+    classify_every: int = 1  # classify a tracked face every N frames (new faces at once)
     show: bool = True
     output: Path | None = None  # annotated video
     json: Path | None = None  # JSON lines, one per face per frame
@@ -116,30 +117,39 @@ class Pipeline:
         self.times = StageTimes()
 
     def process(self, image, index: int, timestamp: float, tile: bool = False) -> FrameResult:
+        """Detect every face; classify the faces that are due (new, or ``classify_every``
+        frames since their last classification); every face reports its track's smoothed
+        probabilities, and ``raw`` only when it was classified in this frame."""
         t0 = time.perf_counter()
         dets = self.detector.detect(image, tile=tile)
         t1 = time.perf_counter()
         boxes = [d.box for d in dets]
+        tracks = self.tracker.update(boxes)
+        every = max(1, self.cfg.classify_every)
+        due = [i for i, t in enumerate(tracks) if index - t.classified_at >= every]
+        t2 = time.perf_counter()
         raw, prep = {}, 0.0
         for task, clf in self.classifiers.items():
             ta = time.perf_counter()
-            batch = clf.prepare(image, boxes)
+            batch = clf.prepare(image, [boxes[i] for i in due])
             tb = time.perf_counter()
-            raw[task] = clf.infer(batch)
+            raw[task] = dict(zip(due, clf.infer(batch)))
             prep += tb - ta
             self.times.add(task, time.perf_counter() - tb)
         self.times.add("preprocess", prep)
-        t2 = time.perf_counter()
-        tracks = self.tracker.update(boxes)
+        t3 = time.perf_counter()
         faces = []
         for i, (d, track) in enumerate(zip(dets, tracks)):
-            preds = {task: Prediction(self.classifiers[task].labels,
-                                      track.smooth(task, raw[task][i], self.cfg.smoothing),
-                                      raw[task][i]) for task in self.classifiers}
+            if i in raw[next(iter(raw))]:
+                track.classified_at = index
+                for task in self.classifiers:
+                    track.smooth(task, raw[task][i], self.cfg.smoothing)
+            preds = {task: Prediction(self.classifiers[task].labels, track.probs[task],
+                                      raw[task].get(i)) for task in self.classifiers}
             faces.append(FaceResult(track.id, d.box, d.score, preds))
-        t3 = time.perf_counter()
+        t4 = time.perf_counter()
         self.times.add("detect", t1 - t0)
-        self.times.add("track", t3 - t2)
+        self.times.add("track", (t2 - t1) + (t4 - t3))
         return FrameResult(index, timestamp, faces)
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from runtime.preprocess import Box
 class Prediction:
     labels: list[str]
     probs: np.ndarray  # smoothed over the face's track
-    raw: np.ndarray  # this frame's output
+    raw: np.ndarray | None  # this frame's output; None when the face was not classified now
 
     @property
     def label(self) -> str:
@@ -26,7 +26,8 @@ class Prediction:
     def as_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4),
                 "probs": {k: round(float(v), 5) for k, v in zip(self.labels, self.probs)},
-                "raw": {k: round(float(v), 5) for k, v in zip(self.labels, self.raw)}}
+                "raw": None if self.raw is None
+                else {k: round(float(v), 5) for k, v in zip(self.labels, self.raw)}}
 
 
 @dataclass

@@ -23,6 +23,7 @@ class Track:
     probs: dict[str, np.ndarray] = field(default_factory=dict)  # task -> smoothed probabilities
     hits: int = 1
     missed: int = 0
+    classified_at: float = float("-inf")  # frame index of the last classification
 
     def smooth(self, task: str, probs: np.ndarray, alpha: float) -> np.ndarray:
         """Exponential moving average; the first observation is taken as is."""

@@ -197,3 +197,17 @@ def test_demo_source_runs_without_tensorflow(tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "loaded: []" in r.stdout and "5 frames" in r.stderr
+
+
+def test_classification_stride_classifies_every_nth_frame_and_keeps_labels_between(clip,
+                                                                                   tmp_path):
+    out = tmp_path / "strided.jsonl"
+    r = run_runtime("--source", str(clip), "--classify-every", "4", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    recs = records(out)
+    fresh = [x["frame"] for x in recs if x["emotion"]["raw"] is not None]
+    assert fresh == [0, 4, 8, 12, 16]
+    assert all(x["gender"]["raw"] is not None for x in recs if x["frame"] in fresh)
+    for x in recs:  # between classifications the smoothed labels carry over, whole
+        assert abs(sum(x["emotion"]["probs"].values()) - 1) < 1e-3
+    assert recs[1]["emotion"]["probs"] == recs[0]["emotion"]["probs"]
