@@ -88,7 +88,7 @@ $(RUNTIME_VENV)/.bench-done: $(RUNTIME_VENV)/.done requirements/bench.txt
 	$(RUNTIME_PY) -m pip install -q --disable-pip-version-check -r requirements/bench.txt
 	touch $@
 
-bench: setup-bench setup-train
+bench: setup-bench $(if $(wildcard $(SHARED)/anchors),setup-train)
 	$(RUNTIME_PY) -m benchmarks $(ARGS)
 
 test: test-runtime test-train

@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "bench.json")
     p.add_argument("--output", type=Path, default=None,
                    help="folder for bench.md and bench.png (default: beside --json)")
+    p.add_argument("--results", type=Path, default=None,
+                   help="also put the tables into this Markdown page (e.g. docs/results.md), "
+                        "between its bench markers")
     return p.parse_args(argv)
 
 
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.accuracy import score_models
     from benchmarks.frames import FrameSet, composed_frames, decoded_frames
-    from benchmarks.report import chart, markdown
+    from benchmarks.report import chart, markdown, replace_section
     from benchmarks.speed import Setting, run_speed, sweep
     from runtime.backends import BackendError
     from runtime.card import CardError, atomic_write_bytes
@@ -172,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(result)
     atomic_write_bytes(out_dir / "bench.md", text.encode())
     has_chart = chart(result, out_dir / "bench.png")
+    if a.results:
+        replace_section(a.results, "bench", text)
     print(text)
     print(f"written: {a.json}, {out_dir / 'bench.md'}"
           + (f", {out_dir / 'bench.png'}" if has_chart else " (no chart: matplotlib missing)"),

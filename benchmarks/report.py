@@ -122,3 +122,18 @@ def chart(result: dict, path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def replace_section(page: Path, name: str, text: str) -> None:
+    """Put ``text`` between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in a Markdown page
+    (appended with its markers the first time), so generated figures never mix with prose."""
+    from runtime.card import atomic_write_bytes
+
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    old = page.read_text() if page.exists() else ""
+    block = f"{begin}\n{text.rstrip()}\n{end}"
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+    else:
+        new = old.rstrip() + "\n\n" + block + "\n"
+    atomic_write_bytes(page, new.encode())

@@ -45,3 +45,15 @@ def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
     strided = next(row for row in res["speed"] if row["setting"]["classify_every"] == 3)
     assert strided["stages"]["emotion"]["mean_ms"] < base["stages"]["emotion"]["mean_ms"] / 2
     assert (tmp_path / "bench.png").stat().st_size > 5000
+
+
+def test_results_page_section_is_replaced_not_duplicated(tmp_path):
+    from benchmarks.report import replace_section
+
+    page = tmp_path / "results.md"
+    page.write_text("# Results\n\nHand-written prose stays.\n")
+    replace_section(page, "bench", "| old |")
+    replace_section(page, "bench", "| new |\n| rows |")
+    text = page.read_text()
+    assert text.count("<!-- bench:begin -->") == 1 and "| old |" not in text
+    assert text.startswith("# Results\n\nHand-written prose stays.") and "| new |\n| rows |" in text
