@@ -138,7 +138,7 @@ class FaceDetector:
         h, w = frame_bgr.shape[:2]
         if tile and min(h, w) > 3 * self.input_side:
             side = min(h, w) // 2
-            while side >= 2 * self.input_side:
+            while side >= self.input_side:
                 for x, y, s in tiles(w, h, side):
                     found += self._run(self._rgb[y:y + s, x:x + s], x, y, self.tile_min_score)
                 side //= 2
