@@ -14,6 +14,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from runtime.cli import OneLineParser
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ("fer2013_publictest.npz", "gender_val.npz")
 
@@ -45,7 +47,7 @@ def machine() -> dict:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p = OneLineParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--source", default=None,
                    help="video file or folder to time on (default: clips built from a real face)")
     p.add_argument("--frames", type=int, default=150, help="frames per setting")

@@ -11,7 +11,6 @@ runtime never imports it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from runtime.cli import OneLineParser
 
 EMOTION = "face_classification/trained_models/emotion_models/fer2013_mini_XCEPTION.102-0.66.hdf5"
 GENDER = "face_classification/trained_models/gender_models/gender_mini_XCEPTION.21-0.95.hdf5"
@@ -113,7 +114,7 @@ def score_reference(files: dict[str, Path], specs: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.reference", description=__doc__)
+    p = OneLineParser(prog="python -m benchmarks.reference", description=__doc__)
     p.add_argument("--anchors", type=Path, required=True)
     p.add_argument("--frames", type=Path, default=None, help=".npz of frames to time on")
     p.add_argument("--warmup", type=int, default=10)

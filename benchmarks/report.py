@@ -20,7 +20,8 @@ def speed_table(result: dict) -> list[str]:
         f = row["frame"]
         lines.append(
             f"| {s['backend']} {s['precision']}, {s['threads']} thr, {s['faces']} face(s), "
-            f"{s['resolution']}, {s['detector']}, every {s['classify_every']} | {row['faces_per_frame']:.2f} | {row['fps']:.1f} | "
+            f"{s['resolution']}, {s['detector']}, every {s['classify_every']} | "
+            f"{row['faces_per_frame']:.2f} | {row['fps']:.1f} | "
             f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f} / {f['p99_ms']:.2f} | "
             + " | ".join(_ms(row["stages"].get(st)) for st in STAGES)
             + f" | {_ms(row['detector_alone'])} | {row['pipeline_over_detector']:.2f} |")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from export.pipeline import TARGETS, Target
+from runtime.cli import OneLineParser
 
 
 def parse_targets(names: list[str] | None) -> tuple[Target, ...]:
@@ -22,7 +22,7 @@ def parse_targets(names: list[str] | None) -> tuple[Target, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export", description=__doc__)
+    p = OneLineParser(prog="python -m export", description=__doc__)
     p.add_argument("--model", nargs="+", required=True,
                    help="trained model folders (or their model.keras)")
     p.add_argument("--eval", nargs="+", default=None, metavar="DATA",

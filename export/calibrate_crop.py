@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from runtime.card import CardError, card_path_for, read_card, write_card
+from runtime.cli import OneLineParser
 from runtime.detector import FaceDetector
 from runtime.preprocess import CropRule, to_colour, to_uint8
 
@@ -78,7 +79,7 @@ def calibrate(card, images, order: str, detector_variant: str = "short", size: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export.calibrate_crop", description=__doc__,
+    p = OneLineParser(prog="python -m export.calibrate_crop", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", nargs="+", required=True, help="trained model folders")
     p.add_argument("--detector", choices=("short", "full"), default="short")

@@ -8,9 +8,11 @@ import os
 import sys
 from pathlib import Path
 
+from runtime.cli import OneLineParser
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m runtime", description=__doc__)
+    p = OneLineParser(prog="python -m runtime", description=__doc__)
     p.add_argument("--source", default=None,
                    help="camera index, video file, image, folder of images, stream URL, or 'demo' "
                         "(default: camera 0)")
@@ -75,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: outputs written so far are complete", file=sys.stderr)
+    except KeyboardInterrupt:  # during start-up, before the frame loop
+        print("interrupted before the first frame", file=sys.stderr)
         return 130
     s = summary.to_dict()
     stages = ", ".join(f"{k} {v['mean_ms']:.1f}" for k, v in s["stages"].items())
@@ -86,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         from runtime.card import atomic_write_bytes
 
         atomic_write_bytes(a.summary_json, (json.dumps(s, indent=2) + "\n").encode())
+    if summary.stopped:
+        print(f"{summary.stopped}: outputs are closed and complete", file=sys.stderr)
+        return 130 if "Ctrl-C" in summary.stopped else 143
     return 0
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
+import threading
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +86,8 @@ class Summary:
     tracks: int
     seconds: float
     stages: dict[str, dict[str, float]]
+    stopped: str = ""  # why the run ended early: interrupted or terminated
+    note: str = ""  # what the source reported on ending (truncated file, lost camera)
 
     @property
     def fps(self) -> float:
@@ -92,7 +96,8 @@ class Summary:
     def to_dict(self) -> dict:
         return {"source": self.source, "frames": self.frames, "faces": self.faces,
                 "tracks": self.tracks, "seconds": round(self.seconds, 3),
-                "fps": round(self.fps, 2), "stages": self.stages}
+                "fps": round(self.fps, 2), "stages": self.stages, "stopped": self.stopped,
+                "note": self.note}
 
 
 class Pipeline:
@@ -156,8 +161,30 @@ class Pipeline:
         self.detector.close()
 
 
+class StopRequested(Exception):
+    """SIGTERM, turned into an exception so the frame loop unwinds like on Ctrl-C."""
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """While running, SIGTERM stops the loop as Ctrl-C does (only the main thread may set it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise StopRequested()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
-    """Run the pipeline over the source until it ends, max_frames, or q/Esc in the window."""
+    """Run the pipeline over the source until it ends, max_frames, q/Esc in the window, Ctrl-C
+    or SIGTERM; every output is closed on the way out and the summary still comes back."""
     with ExitStack() as stack:
         source: Source = stack.enter_context(open_source(cfg.source, cfg.fallback_to_demo))
         if cfg.source is None and source.name.startswith("demo"):
@@ -172,35 +199,44 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
         tile = source.still if cfg.tile is None else cfg.tile
         frames = faces = 0
         fps = 0.0
+        stopped = ""
         start = time.perf_counter()
         frame_iter = iter(source.frames())
-        while cfg.max_frames is None or frames < cfg.max_frames:
-            t0 = time.perf_counter()
-            frame = next(frame_iter, None)
-            if frame is None:
-                break
-            t1 = time.perf_counter()
-            result = pipe.process(frame.image, frame.index, frame.timestamp, tile)
-            result.fps = fps
-            t2 = time.perf_counter()
-            if window or video:
-                draw(frame.image, result)
-            t3 = time.perf_counter()
-            if json_sink:
-                json_sink.write(result)
-            if video:
-                video.write(frame.image)
-            keep_going = window.show(frame.image) if window else True
-            t4 = time.perf_counter()
-            pipe.times.add("read", t1 - t0)
-            pipe.times.add("draw", t3 - t2)
-            pipe.times.add("output", t4 - t3)
-            frames += 1
-            faces += len(result.faces)
-            dt = t4 - t0
-            fps = 1 / dt if fps == 0 else 0.9 * fps + 0.1 / max(dt, 1e-6)
-            if not keep_going:
-                break
+        try:
+            with stop_on_sigterm():
+                while cfg.max_frames is None or frames < cfg.max_frames:
+                    t0 = time.perf_counter()
+                    frame = next(frame_iter, None)
+                    if frame is None:
+                        break
+                    t1 = time.perf_counter()
+                    result = pipe.process(frame.image, frame.index, frame.timestamp, tile)
+                    result.fps = fps
+                    t2 = time.perf_counter()
+                    if window or video:
+                        draw(frame.image, result)
+                    t3 = time.perf_counter()
+                    if json_sink:
+                        json_sink.write(result)
+                    if video:
+                        video.write(frame.image)
+                    keep_going = window.show(frame.image) if window else True
+                    t4 = time.perf_counter()
+                    pipe.times.add("read", t1 - t0)
+                    pipe.times.add("draw", t3 - t2)
+                    pipe.times.add("output", t4 - t3)
+                    frames += 1
+                    faces += len(result.faces)
+                    dt = t4 - t0
+                    fps = 1 / dt if fps == 0 else 0.9 * fps + 0.1 / max(dt, 1e-6)
+                    if not keep_going:
+                        break
+        except KeyboardInterrupt:
+            stopped = "interrupted (Ctrl-C)"
+        except StopRequested:
+            stopped = "terminated (SIGTERM)"
+        if source.note:
+            log(source.note)
         seconds = time.perf_counter() - start
         return Summary(source.name, frames, faces, pipe.tracker.next_id - 1, seconds,
-                       pipe.times.summary())
+                       pipe.times.summary(), stopped=stopped, note=source.note)

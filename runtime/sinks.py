@@ -42,7 +42,11 @@ class JsonLinesSink:
 
     def write(self, result: FrameResult) -> None:
         for rec in result.records():
-            self.file.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            try:
+                self.file.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            except OSError as e:
+                raise SinkError(f"cannot write {self.path}: {e.strerror} (disk full?); the lines "
+                                f"written so far are complete") from e
             self.lines += 1
 
     def close(self) -> None:
@@ -65,17 +69,24 @@ class VideoSink:
         self.path, self.fps = Path(path), fps
         if not self.path.parent.is_dir():
             raise SinkError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
+        if not os.access(self.path.parent, os.W_OK) or (self.path.exists()
+                                                         and not os.access(self.path, os.W_OK)):
+            raise SinkError(f"cannot write {self.path}: permission denied; choose another --output")
         self.writer: cv2.VideoWriter | None = None
+        self.size: tuple[int, int] | None = None
         self.frames = 0
 
     def write(self, image: np.ndarray) -> None:
         if self.writer is None:
             h, w = image.shape[:2]
+            self.size = (w, h)
             fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in (".mp4", ".m4v")
                                               else "MJPG"))
             self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (w, h))
             if not self.writer.isOpened():
                 raise SinkError(f"cannot write video {self.path}; use a .mp4 or .avi name")
+        if (image.shape[1], image.shape[0]) != self.size:  # a stream changed size mid-run:
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)  # keep the video
         self.writer.write(image)
         self.frames += 1
 

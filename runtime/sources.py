@@ -7,8 +7,9 @@ timestamp, so the rest of the pipeline never asks where a frame came from.
 from __future__ import annotations
 
 import math
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class Source:
     fps: float | None = None  # nominal frame rate where known (files, demo)
     live: bool = False  # camera or stream: frames come in real time
     still: bool = False  # still images: detection may spend more per frame (tiling)
+    note: str = ""  # set when the source ended early (truncated file, lost camera)
 
     def frames(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -53,22 +55,52 @@ class Source:
 
 
 class CaptureSource(Source):
-    """Anything cv2.VideoCapture opens: a camera index, a video file, a stream URL."""
+    """Anything cv2.VideoCapture opens: a camera index, a video file, a stream URL.
 
-    def __init__(self, target: int | str, live: bool) -> None:
+    A live source that stops delivering frames is reopened with exponential backoff, a
+    bounded number of times, then ends cleanly; a file that stops decoding early (truncated,
+    corrupt) ends with a note of how much of it was read.
+    """
+
+    def __init__(self, target: int | str, live: bool, reconnects: int = 5, backoff: float = 0.5,
+                 timeout_s: float = 10.0, log: Callable[[str], None] | None = None) -> None:
+        self.target, self.live = target, live
         self.name = f"camera {target}" if isinstance(target, int) else str(target)
-        self.live = live
-        self.cap = cv2.VideoCapture(target)
+        self.reconnects, self.backoff, self.timeout_s = reconnects, backoff, timeout_s
+        self.log = log or (lambda m: print(m, file=sys.stderr))
+        self.note = ""  # how the source ended, when that is worth saying
+        self.cap = self._open()
         if not self.cap.isOpened():
             self.cap.release()
             if isinstance(target, int):
                 raise SourceError(f"camera {target} cannot be opened; check that it is connected "
                                   f"and free, or pass --source FILE")
-            what = "stream" if live else "file"
-            raise SourceError(f"{target}: OpenCV cannot open this {what} as video; check the "
-                              f"path or URL and the format")
+            what = "stream (no answer within the timeout?)" if live else "file as video"
+            raise SourceError(f"{target}: OpenCV cannot open this {what}; check the path or URL "
+                              f"and the format")
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and math.isfinite(fps) and 0 < fps < 1000 else None
+
+    def _open(self) -> cv2.VideoCapture:
+        if isinstance(self.target, str) and self.live:  # bounded waits on a silent server
+            ms = int(self.timeout_s * 1000)
+            return cv2.VideoCapture(self.target, cv2.CAP_FFMPEG,
+                                    [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
+                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        return cv2.VideoCapture(self.target)
+
+    def _reconnect(self) -> bool:
+        for attempt in range(1, self.reconnects + 1):
+            wait = self.backoff * 2 ** (attempt - 1)
+            self.log(f"{self.name} stopped delivering frames; reconnecting in {wait:.1f} s "
+                     f"(attempt {attempt}/{self.reconnects})")
+            time.sleep(wait)
+            self.cap.release()
+            self.cap = self._open()
+            if self.cap.isOpened():
+                return True
+        self.note = f"{self.name} did not come back after {self.reconnects} attempts"
+        return False
 
     def frames(self) -> Iterator[Frame]:
         start = time.monotonic()
@@ -76,9 +108,15 @@ class CaptureSource(Source):
         while True:
             ok, image = self.cap.read()
             if not ok or image is None:
+                if self.live and index > 0 and self._reconnect():
+                    continue
                 if index == 0:
                     raise SourceError(f"{self.name}: no frame could be read; it is empty, not a "
                                       f"video, or the device is busy")
+                expected = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+                if not self.live and expected > index + 1:
+                    self.note = (f"{self.name}: decoded {index} of {expected} frames; the rest "
+                                 f"is unreadable (truncated or corrupt file)")
                 return
             if self.live or not self.fps:
                 ts = time.monotonic() - start

@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from runtime.cli import OneLineParser
 from runtime.preprocess import Normalization
 
 PRESETS = {
@@ -100,7 +101,7 @@ def build_config(a: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__)
+    parser = OneLineParser(prog="python -m train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _fit_parser(sub)
     _eval_parser(sub)
