@@ -208,6 +208,8 @@ def export_model(model_path: Path, eval_specs: list[str], targets: tuple[Target,
     calib = calibration_set(card, calib_size, calib_seed, fmt)
     log(f"{card.name}: {len(calib.x)} calibration faces, verifying on "
         + ", ".join(f"{h.name} ({len(h.data)})" for h in held))
+    for stale in model_path.parent.glob(".tmp-*"):  # left by an export killed mid-write
+        stale.unlink()
     sha = card.files[model_path.name].sha256
     records = [export_target(model, card, sha, t, model_path.parent, held, calib, threads, log)
                for t in targets]

@@ -24,6 +24,11 @@ class BackendError(RuntimeError):
 class Classifier(Protocol):
     path: Path
 
+    @property
+    def input_shape(self) -> tuple:
+        """(H, W, C) the file expects (the batch dimension left out)."""
+        ...
+
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """(N, H, W, C) float32 normalised -> (N, classes) float32 probabilities."""
         ...
@@ -48,6 +53,10 @@ class OnnxClassifier:
         except Exception as e:  # onnxruntime raises its own untyped errors
             raise BackendError(f"onnxruntime cannot load {path}: {str(e).splitlines()[0]}") from e
         return cls(Path(path), sess, sess.get_inputs()[0].name)
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.session.get_inputs()[0].shape[1:])
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
@@ -106,6 +115,10 @@ class LiteRTClassifier:
             raise BackendError(f"LiteRT cannot load {path}: {str(e).splitlines()[0]}") from e
         return cls(Path(path), interp, _quantization(interp.get_input_details()[0]),
                    _quantization(interp.get_output_details()[0]))
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(int(v) for v in self.interpreter.get_input_details()[0]["shape"][1:])
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         inp = self.interpreter.get_input_details()[0]

@@ -77,6 +77,9 @@ class FaceClassifier:
         card = read_card(card_path_for(path))
         verify_file(card, path)
         engine = open_classifier(path, threads)
+        if tuple(engine.input_shape) != tuple(card.input.shape):
+            raise CardError(f"{path.name} takes input {tuple(engine.input_shape)} but its card says "
+                            f"{card.input.shape}; re-export the model")
         inside = _embedded_card(engine)
         if inside is not None and (inside.labels != card.labels or inside.input != card.input):
             raise CardError(f"{path.name}: the card beside it does not match the card inside it "

@@ -138,7 +138,8 @@ class FaceDetector:
         h, w = frame_bgr.shape[:2]
         if tile and min(h, w) > 3 * self.input_side:
             side = min(h, w) // 2
-            while side >= self.input_side:
+            smallest = max(self.input_side, min(h, w) // 16)  # an 8K still: ~800 tiles, not 3000
+            while side >= smallest:
                 for x, y, s in tiles(w, h, side):
                     found += self._run(self._rgb[y:y + s, x:x + s], x, y, self.tile_min_score)
                 side //= 2

@@ -6,6 +6,7 @@ error or Ctrl-C mid-run still leaves a playable video and complete JSON lines.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -50,10 +51,20 @@ class JsonLinesSink:
             self.lines += 1
 
     def close(self) -> None:
-        if not self.file.closed:
+        if self.file.closed:
+            return
+        try:
             self.file.flush()
             os.fsync(self.file.fileno())
-            self.file.close()
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EROFS):  # fsync of a pipe or device
+                raise SinkError(f"cannot finish {self.path}: {e.strerror} (disk full?); the "
+                                f"lines before the last are complete") from e
+        finally:
+            try:
+                self.file.close()
+            except OSError:
+                pass  # the buffer that failed above; nothing more can be saved
 
     def __enter__(self) -> "JsonLinesSink":
         return self

@@ -1,0 +1,206 @@
+"""What real users and cameras do to the runtime: odd images, broken files, lost cameras,
+signals, full disks, no network, long runs. Nothing may crash or be left half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
+
+from runtime.pipeline import shipped_models  # noqa: E402
+from runtime.sources import CaptureSource  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+ASTRONAUT = ROOT / "runtime" / "assets" / "astronaut.png"
+
+
+def run_runtime(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "runtime", "--no-show", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, **kw)
+
+
+def records(path: Path) -> list[dict]:
+    text = path.read_text()
+    assert text == "" or text.endswith("\n")  # no half line
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess, text: str) -> None:
+    assert r.returncode == 2, r.stderr
+    assert text in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.startswith("error:")]) == 1
+
+
+@pytest.fixture(scope="module")
+def portrait() -> np.ndarray:
+    return cv2.imread(str(ASTRONAUT))
+
+
+def test_odd_images_run_or_fail_in_one_line(portrait, tmp_path):
+    cases = {
+        "gray.png": cv2.cvtColor(portrait, cv2.COLOR_BGR2GRAY),
+        "rgba.png": cv2.cvtColor(portrait, cv2.COLOR_BGR2BGRA),
+        "deep.png": portrait.astype(np.uint16) * 257,  # 16-bit
+        "tiny.png": portrait[:1, :1],
+        "huge.jpg": cv2.resize(portrait, (7680, 4320), interpolation=cv2.INTER_NEAREST),  # 8K
+    }
+    faces = {}
+    for name, image in cases.items():
+        cv2.imwrite(str(tmp_path / name), image)
+        out = tmp_path / f"{name}.jsonl"
+        r = run_runtime("--source", str(tmp_path / name), "--json", str(out), "--tasks", "gender")
+        assert r.returncode == 0, (name, r.stderr)
+        faces[name] = len(records(out))
+    assert faces["gray.png"] == faces["rgba.png"] == faces["deep.png"] == 1
+    assert faces["tiny.png"] == 0 and faces["huge.jpg"] >= 1
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert_one_line_error(run_runtime("--source", str(tmp_path / "empty.png")), "not an image")
+
+
+def test_truncated_video_is_decoded_as_far_as_it_goes(portrait, tmp_path):
+    clip = tmp_path / "clip.avi"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (512, 512))
+    for _ in range(30):
+        w.write(portrait)
+    w.release()
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    out = tmp_path / "cut.jsonl"
+    r = run_runtime("--source", str(cut), "--json", str(out), "--tasks", "emotion")
+    assert r.returncode == 0, r.stderr
+    n = len(records(out))
+    assert 5 <= n < 30 and f"decoded {n} of 30 frames" in r.stderr
+
+
+class FlakyCapture:
+    """A camera that gives ``frames`` frames, then nothing, and never opens again."""
+
+    opened = 0
+
+    def __init__(self, *args, **kwargs) -> None:
+        FlakyCapture.opened += 1
+        self.left = 3 if FlakyCapture.opened == 1 else 0
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return FlakyCapture.opened == 1
+
+    def read(self):
+        if self.left:
+            self.left -= 1
+            return True, np.zeros((48, 64, 3), np.uint8)
+        return False, None
+
+    def get(self, prop) -> float:
+        return 0.0
+
+    def release(self) -> None:
+        pass
+
+
+def test_lost_camera_is_retried_with_backoff_then_ends_cleanly(monkeypatch):
+    monkeypatch.setattr(cv2, "VideoCapture", FlakyCapture)
+    FlakyCapture.opened = 0
+    logs: list[str] = []
+    src = CaptureSource(0, live=True, reconnects=3, backoff=0.01, log=logs.append)
+    t0 = time.monotonic()
+    frames = list(src.frames())
+    assert len(frames) == 3 and FlakyCapture.opened == 4  # first open + 3 attempts
+    assert [m.split("(")[-1] for m in logs] == ["attempt 1/3)", "attempt 2/3)", "attempt 3/3)"]
+    assert time.monotonic() - t0 >= 0.01 + 0.02 + 0.04  # waits double each time
+    assert "did not come back after 3 attempts" in src.note
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated"),
+                                             (signal.SIGINT, 130, "interrupted")])
+def test_signals_stop_the_run_with_outputs_closed_and_summary(tmp_path, sig, code, word):
+    out_json, out_video = tmp_path / "run.jsonl", tmp_path / "run.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "runtime", "--no-show", "--source", "demo",
+                             "--json", str(out_json), "--output", str(out_video)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not out_json.exists() or out_json.stat().st_size < 2000):
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert word in err and "FPS" in err and "Traceback" not in err
+    n = len(records(out_json))
+    assert 0 < n < 240  # stopped mid-clip, every line whole
+    cap = cv2.VideoCapture(str(out_video))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == n  # playable, complete
+    assert cap.read()[0]
+
+
+def test_unwritable_outputs_are_refused_before_work(tmp_path):
+    assert_one_line_error(run_runtime("--source", "demo", "--output",
+                                      str(tmp_path / "missing" / "x.mp4")), "does not exist")
+    if Path("/dev/full").exists():  # a full disk
+        assert_one_line_error(run_runtime("--source", "demo", "--json", "/dev/full"), "disk full")
+
+
+def test_model_whose_input_does_not_match_its_card_is_refused(tmp_path):
+    gender = shipped_models()["gender"]
+    folder = tmp_path / "gender"
+    shutil.copytree(gender, folder, ignore=shutil.ignore_patterns("*.keras", "*.h5", "*.tflite"))
+    card_path = folder / "model.int8.onnx.card.json"
+    card = json.loads(card_path.read_text())
+    card["input"]["height"] = card["input"]["width"] = 40
+    card_path.write_text(json.dumps(card))
+    assert_one_line_error(run_runtime("--source", str(ASTRONAUT), "--tasks", "gender",
+                                      "--gender-model", str(folder)), "but its card says")
+    card_path.write_text('{"name": "x", "task": "gender", "labels": ["woman", "man"], '
+                         '"input": {}, "colour_space": "srgb"}')
+    assert_one_line_error(run_runtime("--source", str(ASTRONAUT), "--tasks", "gender",
+                                      "--gender-model", str(folder)), "unknown card key")
+
+
+def test_unknown_flag_values_are_one_line():
+    r = run_runtime("--precision", "int4")
+    assert_one_line_error(r, "invalid choice: 'int4'")
+
+
+def test_runtime_needs_no_network(tmp_path):
+    """In a network namespace with no interfaces up (where the machine allows one)."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"]).returncode:
+        pytest.skip("cannot create a network namespace here")
+    out = tmp_path / "offline.jsonl"
+    r = subprocess.run(["unshare", "-n", sys.executable, "-m", "runtime", "--no-show", "--source",
+                        "demo", "--max-frames", "20", "--json", str(out)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(records(out)) == 20
+
+
+def test_short_soak_keeps_memory_and_descriptors_flat(tmp_path):
+    out = tmp_path / "soak.json"
+    r = subprocess.run([sys.executable, "-m", "benchmarks.soak", "--frames", "2000", "--warmup",
+                        "300", "--window", "250", "--json", str(out)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert res["json_lines"] == 2000
+    assert res["rss_growth_mb"] < 10 and res["fds_end"] == res["fds_after_warmup"]
+    assert res["fps_min"] > 0.3 * res["fps_max"]  # steady, no slow creep
+
+
+def test_no_pickle_and_no_eval_anywhere_in_the_code():
+    offenders = []
+    for folder in ("runtime", "train", "export", "benchmarks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text()
+            for bad in ("import pickle", "allow_pickle=True", " eval(", "exec(", "safe_mode=False"):
+                if bad in text:
+                    offenders.append(f"{path.relative_to(ROOT)}: {bad}")
+    assert offenders == []
