@@ -4,7 +4,6 @@ signals, full disks, no network, long runs. Nothing may crash or be left half-wr
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
