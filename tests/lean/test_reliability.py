@@ -203,3 +203,11 @@ def test_no_pickle_and_no_eval_anywhere_in_the_code():
                 if bad in text:
                     offenders.append(f"{path.relative_to(ROOT)}: {bad}")
     assert offenders == []
+
+
+def test_absent_camera_and_dead_stream_are_one_line():
+    assert_one_line_error(run_runtime("--source", "7"), "camera 7 cannot be opened")
+    t0 = time.monotonic()
+    r = run_runtime("--source", "rtsp://127.0.0.1:9/none")  # nothing listens on port 9
+    assert_one_line_error(r, "cannot open this stream")
+    assert time.monotonic() - t0 < 60  # bounded, not a hang
