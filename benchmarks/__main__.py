@@ -70,6 +70,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _stride_clip(n: int, frames_for):
+    """A real talking face when the shared media are there, else the demo clip."""
+    from benchmarks.frames import decoded_frames
+    from benchmarks.speed import Setting
+
+    clip = shared_dir() / "media" / "fer_woman2.mp4"
+    return decoded_frames(str(clip), max(n, 300)) if clip.is_file() else frames_for(Setting())
+
+
 def run_reference(a: argparse.Namespace, frame_sets: dict, specs: list[str], log) -> dict:
     anchors = a.reference or shared_dir() / "anchors"
     from benchmarks.reference import reference_files
@@ -105,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.frames import FrameSet, composed_frames, decoded_frames
     from benchmarks.report import chart, markdown, replace_section
     from benchmarks.speed import Setting, run_speed, sweep
+    from benchmarks.stride import STRIDES, stride_study
     from runtime.backends import BackendError
     from runtime.card import CardError, atomic_write_bytes
     from runtime.detector import DetectorError
@@ -139,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         speed = run_speed(settings, frames_for, warmup,
                           progress=lambda m: (bar.set_postfix_str(m[:60]), bar.update(1)))
         bar.close()
+        stride_clip = decoded or _stride_clip(n, frames_for)
+        sbar = tqdm(total=2 if a.quick else len(STRIDES), desc="strides", unit="setting")
+        strides = stride_study(stride_clip, STRIDES[::3] if a.quick else STRIDES,
+                               progress=lambda m: sbar.update(1))
+        sbar.close()
         models = shipped_models()
         accuracy = []
         if data:
@@ -156,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
         "machine": machine(), "frames_per_setting": n, "warmup": warmup,
         "models": {k: str(v) for k, v in models.items()},
-        "speed": speed, "accuracy": accuracy, "reference": reference,
+        "speed": speed, "strides": strides, "accuracy": accuracy, "reference": reference,
     }
     if decoded is not None and decoded.decode_ms:
         import numpy as np

@@ -28,6 +28,26 @@ def speed_table(result: dict) -> list[str]:
     return lines
 
 
+def stride_table(result: dict) -> list[str]:
+    rows = result.get("strides", [])
+    if not rows:
+        return []
+    lines = [f"Strides on {rows[0]['clip']} ({rows[0]['frames']} frames), against detecting and "
+             "classifying every frame:", "",
+             "| detect every | classify every | ms / frame | detect ms | classify ms | work saved "
+             "| faces missed | box IoU | emotion agrees | gender agrees |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    pct = lambda v: "–" if v is None else f"{100 * v:.1f} %"  # noqa: E731
+    for r in rows:
+        box = "–" if r["mean_iou"] is None else f"{r['mean_iou']:.3f}"
+        lines.append(f"| {r['detect_every']} | {r['classify_every']} | {r['frame_mean_ms']:.2f} | "
+                     f"{r['detect_mean_ms']:.2f} | {r['classify_mean_ms']:.2f} | "
+                     f"{pct(r['work_saved'])} | {r['missed']} / {r['faces']} | "
+                     f"{box} | "
+                     f"{pct(r['emotion_agreement'])} | {pct(r['gender_agreement'])} |")
+    return lines
+
+
 def reference_lines(result: dict) -> list[str]:
     ref = result.get("reference", {})
     if "skipped" in ref:
@@ -86,7 +106,8 @@ def markdown(result: dict) -> str:
     head = [f"Measured {result['date']} on {m['cpu']} ({m['cores']} cores), {m['os']}, "
             f"Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
             "", f"Command: `{result['command']}`", ""]
-    body = ["### Speed", "", *speed_table(result), "", *reference_lines(result), ""]
+    body = ["### Speed", "", *speed_table(result), "", *reference_lines(result), "",
+            *stride_table(result), ""]
     if result.get("decode"):
         d = result["decode"]
         body += [f"Decoding {d['source']}: p50 {d['p50_ms']:.2f} ms per frame (timed apart, "

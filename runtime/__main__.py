@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classify-every", type=int, default=1, metavar="N",
                    help="classify each tracked face every N frames (new faces at once); between "
                         "classifications a face keeps its smoothed labels")
+    p.add_argument("--detect-every", type=int, default=1, metavar="N",
+                   help="run the face detector every N frames and follow faces by optical flow "
+                        "in between (a new face waits at most N-1 frames)")
     p.add_argument("--no-show", action="store_true", help="no window (headless)")
     p.add_argument("--output", type=Path, default=None, help="write the annotated video here")
     p.add_argument("--json", type=Path, default=None,
@@ -68,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         source=a.source, fallback_to_demo=a.demo_fallback, detector=a.detector,
         min_score=a.min_score, tasks=tuple(t.strip() for t in a.tasks.split(",") if t.strip()),
         models=models, backend=a.backend, precision=a.precision, threads=a.threads,
-        smoothing=a.smoothing, classify_every=a.classify_every, show=show, output=a.output,
+        smoothing=a.smoothing, classify_every=a.classify_every, detect_every=a.detect_every,
+        show=show, output=a.output,
         json=a.json, max_frames=a.max_frames,
         tile=None if a.tile == "auto" else a.tile == "on")
     try:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.classifier import FaceClassifier, model_path
-from runtime.detector import FaceDetector
+from runtime.detector import Detection, FaceDetector
+from runtime.motion import BoxFlow
 from runtime.overlay import draw
 from runtime.records import FaceResult, FrameResult, Prediction
 from runtime.sinks import JsonLinesSink, VideoSink, WindowSink
@@ -53,6 +54,7 @@ class RuntimeConfig:
     threads: int = 1  # classifier threads
     smoothing: float = 0.35  # EMA weight of the newest classification (1 = off)
     classify_every: int = 1  # classify a tracked face every N frames (new faces at once)
+    detect_every: int = 1  # run the detector every N frames; optical flow moves boxes between
     show: bool = True
     output: Path | None = None  # annotated video
     json: Path | None = None  # JSON lines, one per face per frame
@@ -119,6 +121,8 @@ class Pipeline:
             self.classifiers[task] = clf
         self.detector = FaceDetector(cfg.detector, cfg.min_score)
         self.tracker = Tracker(alpha=cfg.smoothing)
+        self.flow = BoxFlow()
+        self.last_detect = -(10**9)
         self.times = StageTimes()
 
     def process(self, image, index: int, timestamp: float, tile: bool = False) -> FrameResult:
@@ -126,10 +130,12 @@ class Pipeline:
         frames since their last classification); every face reports its track's smoothed
         probabilities, and ``raw`` only when it was classified in this frame."""
         t0 = time.perf_counter()
-        dets = self.detector.detect(image, tile=tile)
+        dets = self._find_faces(image, index, tile)
         t1 = time.perf_counter()
         boxes = [d.box for d in dets]
         tracks = self.tracker.update(boxes)
+        for d, t in zip(dets, tracks):
+            t.score = d.score
         every = max(1, self.cfg.classify_every)
         due = [i for i, t in enumerate(tracks) if index - t.classified_at >= every]
         t2 = time.perf_counter()
@@ -156,6 +162,19 @@ class Pipeline:
         self.times.add("detect", t1 - t0)
         self.times.add("track", (t2 - t1) + (t4 - t3))
         return FrameResult(index, timestamp, faces)
+
+    def _find_faces(self, image, index: int, tile: bool) -> list[Detection]:
+        """The detector every ``detect_every`` frames (and whenever no face is tracked);
+        in between, the tracked boxes moved by optical flow."""
+        every = max(1, self.cfg.detect_every)
+        live = [t for t in self.tracker.tracks if t.missed == 0]
+        if every == 1 or tile or not live or index - self.last_detect >= every:
+            self.last_detect = index
+            if every > 1:
+                self.flow.reset(image)
+            return self.detector.detect(image, tile=tile)
+        moved = self.flow.move(image, [t.box for t in live])
+        return [Detection(b, t.score) for b, t in zip(moved, live)]
 
     def close(self) -> None:
         self.detector.close()

@@ -24,6 +24,7 @@ class Track:
     hits: int = 1
     missed: int = 0
     classified_at: float = float("-inf")  # frame index of the last classification
+    score: float = 0.0  # detector confidence at the last detection
 
     def smooth(self, task: str, probs: np.ndarray, alpha: float) -> np.ndarray:
         """Exponential moving average; the first observation is taken as is."""

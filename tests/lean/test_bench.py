@@ -39,6 +39,12 @@ def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
     assert base["faces_per_frame"] == 1.0  # the demo face, found in every frame
     four = next(row for row in res["speed"] if row["setting"]["faces"] == 4)
     assert four["faces_per_frame"] >= 3.5
+    ref_row, strided_row = res["strides"]
+    assert (ref_row["detect_every"], ref_row["emotion_agreement"], ref_row["work_saved"]) == (1, 1.0, 0)
+    assert (strided_row["detect_every"], strided_row["classify_every"]) == (3, 3)
+    assert strided_row["missed"] == 0 and strided_row["mean_iou"] > 0.8
+    assert strided_row["classify_mean_ms"] < ref_row["classify_mean_ms"]
+    assert "| detect every | classify every |" in (tmp_path / "bench.md").read_text()
     assert "no_anchors" in res["reference"]["skipped"] and "fps_ratio" not in res["targets"]
     md = (tmp_path / "bench.md").read_text()
     assert "Reference pipeline: skipped" in md and "| onnx int8, 1 thr, 1 face(s)" in md

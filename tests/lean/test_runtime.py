@@ -211,3 +211,16 @@ def test_classification_stride_classifies_every_nth_frame_and_keeps_labels_betwe
     for x in recs:  # between classifications the smoothed labels carry over, whole
         assert abs(sum(x["emotion"]["probs"].values()) - 1) < 1e-3
     assert recs[1]["emotion"]["probs"] == recs[0]["emotion"]["probs"]
+
+
+def test_detection_stride_follows_the_face_between_detections(tmp_path):
+    out = tmp_path / "detect3.jsonl"
+    r = run_runtime("--source", "demo", "--max-frames", "60", "--detect-every", "3", "--json",
+                    str(out))
+    assert r.returncode == 0, r.stderr
+    recs = records(out)
+    assert [x["frame"] for x in recs] == list(range(60)) and {x["track_id"] for x in recs} == {1}
+    ref = tmp_path / "detect1.jsonl"
+    assert run_runtime("--source", "demo", "--max-frames", "60", "--json", str(ref)).returncode == 0
+    for a, b in zip(records(ref), recs):  # the demo face pans and zooms: flow keeps up
+        assert overlap(a["box"], Box(*b["box"])) > 0.6
