@@ -48,11 +48,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also search image tiles for small faces (auto: on for still images)")
     p.add_argument("--summary-json", type=Path, default=None,
                    help="write the end-of-run summary (FPS, per-stage latency) as JSON")
+    p.add_argument("--profile", choices=("laptop", "pi"), default=None,
+                   help="settings for a kind of machine (pi: TFLite int8, 2 threads, detect "
+                        "every 2nd and classify every 3rd frame); flags given explicitly win")
     return p
 
 
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """A profile only changes the defaults, so any flag on the command line overrides it."""
+    from runtime.profiles import PROFILES
+
+    parser = build_parser()
+    first = parser.parse_args(argv)
+    if first.profile:
+        parser.set_defaults(**PROFILES[first.profile])
+        return parser.parse_args(argv)
+    return first
+
+
 def main(argv: list[str] | None = None) -> int:
-    a = build_parser().parse_args(argv)
+    a = parse_args(argv)
     os.environ.setdefault("GLOG_minloglevel", "2")
     from runtime.backends import BackendError
     from runtime.card import CardError

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -129,6 +130,66 @@ class CaptureSource(Source):
         self.cap.release()
 
 
+class LatestFrameSource(Source):
+    """Reads a live source on its own thread and hands over only the newest frame.
+
+    A camera keeps producing while a slow frame is processed; reading in step would queue
+    those frames in the driver and the picture would lag further behind with every slow
+    frame. Here stale frames are dropped (and counted) instead.
+    """
+
+    def __init__(self, inner: Source) -> None:
+        self.inner, self.name, self.fps, self.live = inner, inner.name, inner.fps, True
+        self.dropped = 0
+        self._cond = threading.Condition()
+        self._latest: Frame | None = None
+        self._done = False
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def note(self) -> str:  # type: ignore[override]
+        return self.inner.note
+
+    def _reader(self) -> None:
+        try:
+            for frame in self.inner.frames():
+                with self._cond:
+                    if self._latest is not None:
+                        self.dropped += 1
+                    self._latest = frame
+                    self._cond.notify()
+                if self._stop.is_set():
+                    break
+        except BaseException as e:  # noqa: BLE001 - handed to the consuming thread
+            self._error = e
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify()
+
+    def frames(self) -> Iterator[Frame]:
+        self._thread = threading.Thread(target=self._reader, name="capture", daemon=True)
+        self._thread.start()
+        while True:
+            with self._cond:
+                while self._latest is None and not self._done:
+                    self._cond.wait()
+                frame, self._latest = self._latest, None
+                if frame is None:  # done and nothing left
+                    if self._error is not None:
+                        raise self._error
+                    return
+            yield frame
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.inner.close()
+
+
 class ImageFilesSource(Source):
     """One image, or every image in a folder (sorted by name), each once."""
 
@@ -145,6 +206,51 @@ class ImageFilesSource(Source):
             if image is None:
                 raise SourceError(f"{p}: not an image OpenCV can read; remove it or convert it")
             yield Frame(i, float(i), image)
+
+
+class PicameraSource(Source):
+    """A Raspberry Pi camera through Picamera2/libcamera (the optional ``picamera2`` package:
+    ``sudo apt install python3-picamera2``, venv made with ``--system-site-packages``)."""
+
+    name = "picamera2"
+    live = True
+
+    def __init__(self, size: tuple[int, int] = (640, 480), fps: float = 30.0) -> None:
+        try:
+            from picamera2 import Picamera2
+        except ImportError as e:
+            raise SourceError("picamera2 is not installed: on a Pi, 'sudo apt install "
+                              "python3-picamera2' and a venv with --system-site-packages, or "
+                              "use --source 0 (V4L2)") from e
+        try:
+            self.cam = Picamera2()
+            # "RGB888" is stored B, G, R in memory: what OpenCV calls BGR.
+            config = self.cam.create_video_configuration(
+                main={"size": size, "format": "RGB888"}, controls={"FrameRate": fps})
+            self.cam.configure(config)
+            self.cam.start()
+        except (RuntimeError, IndexError, OSError) as e:
+            raise SourceError(f"the Pi camera cannot be started ({e}); check the ribbon cable "
+                              f"and 'rpicam-hello --list-cameras'") from e
+        self.fps = fps
+
+    def frames(self) -> Iterator[Frame]:
+        start = time.monotonic()
+        index = 0
+        while True:
+            image = self.cam.capture_array("main")
+            yield Frame(index, time.monotonic() - start, np.ascontiguousarray(image[:, :, :3]))
+            index += 1
+
+    def close(self) -> None:
+        self.cam.stop()
+        self.cam.close()
+
+
+def picamera_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("picamera2") is not None
 
 
 class DemoSource(Source):
@@ -186,11 +292,14 @@ def _bgr(image: np.ndarray) -> np.ndarray:
 
 
 def open_source(spec: str | None, fallback_to_demo: bool = False) -> Source:
-    """``spec``: camera index, file, folder, URL or ``demo``; None means camera 0, and with
-    ``fallback_to_demo`` the demo clip when no camera can be opened."""
+    """``spec``: camera index, file, folder, URL, ``picamera`` or ``demo``. None means the Pi
+    camera where Picamera2 is installed, else camera 0 (V4L2 on Linux); with
+    ``fallback_to_demo``, the demo clip when no camera can be opened."""
+    if spec == "picamera" or (spec is None and picamera_available()):
+        return LatestFrameSource(PicameraSource())
     if spec is None:
         try:
-            return CaptureSource(0, live=True)
+            return LatestFrameSource(CaptureSource(0, live=True))
         except SourceError:
             if not fallback_to_demo:
                 raise
@@ -198,9 +307,9 @@ def open_source(spec: str | None, fallback_to_demo: bool = False) -> Source:
     if spec == "demo":
         return DemoSource()
     if spec.isdigit():
-        return CaptureSource(int(spec), live=True)
+        return LatestFrameSource(CaptureSource(int(spec), live=True))
     if spec.lower().startswith(STREAM_PREFIXES):
-        return CaptureSource(spec, live=True)
+        return LatestFrameSource(CaptureSource(spec, live=True))
     path = Path(spec)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)

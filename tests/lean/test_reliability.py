@@ -211,3 +211,84 @@ def test_absent_camera_and_dead_stream_are_one_line():
     r = run_runtime("--source", "rtsp://127.0.0.1:9/none")  # nothing listens on port 9
     assert_one_line_error(r, "cannot open this stream")
     assert time.monotonic() - t0 < 60  # bounded, not a hang
+
+
+class BurstSource:
+    """A live source faster than its consumer: 200 frames as fast as it can, then an error."""
+
+    name, fps, live, still, note = "burst", 30.0, True, False, ""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def frames(self):
+        from runtime.sources import Frame
+
+        for i in range(200):
+            time.sleep(0.0005)
+            yield Frame(i, i / 30, np.zeros((4, 4, 3), np.uint8))
+        if self.fail:
+            raise RuntimeError("camera unplugged")
+
+    def close(self) -> None:
+        pass
+
+
+def test_slow_processing_gets_the_newest_frame_not_a_backlog():
+    from runtime.sources import LatestFrameSource
+
+    src = LatestFrameSource(BurstSource())
+    seen = []
+    for frame in src.frames():
+        seen.append(frame.index)
+        time.sleep(0.01)  # a slow frame
+    src.close()
+    assert seen == sorted(seen) and seen[-1] == 199  # always moving forward, ends at the newest
+    assert len(seen) < 100 and src.dropped == 200 - len(seen)
+    failing = LatestFrameSource(BurstSource(fail=True))
+    with pytest.raises(RuntimeError, match="unplugged"):  # the reader's error reaches the loop
+        for _ in failing.frames():
+            pass
+    failing.close()
+
+
+def test_pi_camera_is_used_through_picamera2_when_installed(monkeypatch):
+    import types
+
+    from runtime import sources
+
+    class FakePicamera2:
+        def create_video_configuration(self, main, controls):
+            self.size = main["size"]
+            return main
+
+        def configure(self, config):
+            assert config["format"] == "RGB888"
+
+        def start(self):
+            self.started = True
+
+        def capture_array(self, stream):
+            w, h = self.size
+            return np.full((h, w, 4), 7, np.uint8)  # XRGB: the fourth channel is dropped
+
+        def stop(self):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=FakePicamera2))
+    monkeypatch.setattr(sources, "picamera_available", lambda: True)
+    src = sources.open_source(None)  # no --source on a Pi: the Pi camera
+    frames = []
+    for frame in src.frames():
+        frames.append(frame)
+        if len(frames) == 3:
+            break
+    src.close()
+    assert src.name == "picamera2" and frames[0].image.shape == (480, 640, 3)
+    monkeypatch.delitem(sys.modules, "picamera2")
+    monkeypatch.setattr(sources, "picamera_available", lambda: False)
+    with pytest.raises(sources.SourceError, match="python3-picamera2"):
+        sources.open_source("picamera")

@@ -224,3 +224,14 @@ def test_detection_stride_follows_the_face_between_detections(tmp_path):
     assert run_runtime("--source", "demo", "--max-frames", "60", "--json", str(ref)).returncode == 0
     for a, b in zip(records(ref), recs):  # the demo face pans and zooms: flow keeps up
         assert overlap(a["box"], Box(*b["box"])) > 0.6
+
+
+def test_profile_sets_defaults_and_explicit_flags_win():
+    from runtime.__main__ import parse_args
+
+    a = parse_args(["--profile", "pi"])
+    assert (a.backend, a.precision, a.threads, a.detect_every, a.classify_every) == (
+        "tflite", "int8", 2, 2, 3)
+    a = parse_args(["--profile", "pi", "--backend", "onnx", "--classify-every", "1"])
+    assert (a.backend, a.classify_every, a.detect_every) == ("onnx", 1, 2)
+    assert parse_args([]).backend == "onnx"
