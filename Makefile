@@ -7,6 +7,8 @@ RUNTIME_VENV := .venv-runtime
 TRAIN_PY := $(TRAIN_VENV)/bin/python
 RUNTIME_PY := $(RUNTIME_VENV)/bin/python
 THREADS ?= 0
+# On a Raspberry Pi with the apt package python3-picamera2, let the runtime venv see it.
+RUNTIME_VENV_FLAGS ?= $(if $(wildcard /usr/lib/python3/dist-packages/picamera2),--system-site-packages)
 EPOCHS_EMOTION ?= 40
 EPOCHS_GENDER ?= 25
 # The models we ship (their folders in trained_models/): export, runtime and benchmarks use these.
@@ -14,7 +16,7 @@ EMOTION_MODEL ?= trained_models/emotion_edge_vgg
 GENDER_MODEL ?= trained_models/gender_edge_vgg_slim
 
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed \
-        export run-edge bench test test-train test-runtime clean
+        export run-edge bench emulate-aarch64 check-aarch64 test test-train test-runtime clean
 
 help:
 	@echo "make run-edge   realtime emotion + gender on the camera (demo source without one)"
@@ -36,7 +38,7 @@ setup-runtime: $(RUNTIME_VENV)/.done
 $(RUNTIME_VENV)/.done: requirements/runtime.txt pyproject.toml scripts/system_libs.sh \
                        scripts/fetch_assets.py runtime/assets/manifest.json
 	bash scripts/system_libs.sh
-	$(PYTHON) -m venv $(RUNTIME_VENV)
+	$(PYTHON) -m venv $(RUNTIME_VENV_FLAGS) $(RUNTIME_VENV)
 	$(RUNTIME_PY) -m pip install -q --disable-pip-version-check -r requirements/runtime.txt
 	$(RUNTIME_PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	$(RUNTIME_PY) scripts/fetch_assets.py
@@ -90,6 +92,15 @@ $(RUNTIME_VENV)/.bench-done: $(RUNTIME_VENV)/.done requirements/bench.txt
 
 bench: setup-bench $(if $(wildcard $(SHARED)/anchors),setup-train)
 	$(RUNTIME_PY) -m benchmarks $(ARGS)
+
+# The lean runtime on 64-bit ARM under qemu emulation, output compared with this machine's
+# (needs root; about 15 minutes; not part of make test). Results in .cache/aarch64-run/.
+emulate-aarch64: setup-runtime
+	RUNTIME_PY=$(RUNTIME_PY) bash scripts/emulate_aarch64.sh
+
+# Do the pinned aarch64 wheels exist for Python 3.11 and 3.13? (downloads, no install)
+check-aarch64: setup-runtime
+	$(RUNTIME_PY) scripts/check_aarch64.py
 
 test: test-runtime test-train
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Run the lean runtime on 64-bit ARM under emulation and compare its output with this machine's.
+#
+# A Debian Bookworm arm64 root (debootstrap; Raspberry Pi OS 12 is Bookworm) is run through
+# qemu-user-static; inside it the aarch64 runtime set is installed from the package registry
+# and the runtime processes a short clip of the demo face; the JSON lines must match the
+# x86-64 run's: same faces, boxes within a few pixels, same top classes. Timing under
+# emulation means nothing and is not reported. Needs root (debootstrap, chroot, binfmt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT_DIR=${ARM_ROOT:-.cache/arm64-root}
+RUNTIME_PY=${RUNTIME_PY:-.venv-runtime/bin/python}
+OUT=${OUT:-.cache/aarch64-run}
+mkdir -p "$OUT" .cache
+
+if [ "$(id -u)" != 0 ]; then
+  echo "error: the emulated run needs root (debootstrap, chroot); run it as root or in CI" >&2
+  exit 2
+fi
+if ! command -v qemu-aarch64-static >/dev/null || ! command -v debootstrap >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static debootstrap binfmt-support
+fi
+[ -e /proc/sys/fs/binfmt_misc/register ] || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc
+[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
+
+if [ ! -x "$ROOT_DIR/usr/bin/python3" ]; then
+  echo "building the arm64 root in $ROOT_DIR (debootstrap, a few minutes)"
+  debootstrap --arch=arm64 --variant=minbase \
+    --include=python3,python3-venv,python3-pip,libegl1,libgles2,libgl1,libglib2.0-0,ca-certificates \
+    bookworm "$ROOT_DIR" http://deb.debian.org/debian
+fi
+
+# The clip: 30 frames of the demo face, written once here and read on both sides.
+"$RUNTIME_PY" - "$OUT/clip.mp4" <<'PY'
+import sys, cv2
+from runtime.sources import DemoSource
+src = DemoSource(frames=30)
+w = cv2.VideoWriter(sys.argv[1], cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
+for f in src.frames():
+    w.write(f.image)
+w.release()
+PY
+
+# The project, as committed plus the runtime assets and shipped exports, into the arm64 root.
+rm -rf "$ROOT_DIR/edge-face" && mkdir -p "$ROOT_DIR/edge-face"
+git ls-files -z | xargs -0 -I{} cp --parents -a {} "$ROOT_DIR/edge-face/" 2>/dev/null || true
+cp -a runtime/assets/. "$ROOT_DIR/edge-face/runtime/assets/"
+cp "$OUT/clip.mp4" "$ROOT_DIR/edge-face/clip.mp4"
+cp /etc/ssl/certs/ca-certificates.crt "$ROOT_DIR/etc/ssl/certs/ca-certificates.crt"
+mount --bind /proc "$ROOT_DIR/proc" 2>/dev/null || true
+trap 'umount "$ROOT_DIR/proc" 2>/dev/null || true' EXIT
+
+chroot "$ROOT_DIR" /bin/bash -euo pipefail -c '
+  cd /edge-face
+  echo "arm64 root: $(uname -m), $(python3 --version)"
+  [ -x /venv/bin/python ] || python3 -m venv /venv
+  export PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
+  /venv/bin/pip install -q -r requirements/runtime-aarch64.txt
+  /venv/bin/pip install -q --no-deps -e .
+  /venv/bin/python -c "import platform, mediapipe, onnxruntime; print(\"installed on\", platform.machine(), \"mediapipe\", mediapipe.__version__, \"onnxruntime\", onnxruntime.__version__)"
+  /venv/bin/python -m runtime --source clip.mp4 --no-show --json /edge-face/arm64.jsonl
+'
+cp "$ROOT_DIR/edge-face/arm64.jsonl" "$OUT/arm64.jsonl"
+"$RUNTIME_PY" -m runtime --source "$OUT/clip.mp4" --no-show --json "$OUT/x86_64.jsonl"
+"$RUNTIME_PY" scripts/compare_runs.py "$OUT/x86_64.jsonl" "$OUT/arm64.jsonl"
