@@ -11,9 +11,10 @@ THREADS ?= 0
 RUNTIME_VENV_FLAGS ?= $(if $(wildcard /usr/lib/python3/dist-packages/picamera2),--system-site-packages)
 EPOCHS_EMOTION ?= 40
 EPOCHS_GENDER ?= 25
-# The models we ship (their folders in trained_models/): export, runtime and benchmarks use these.
-EMOTION_MODEL ?= trained_models/emotion_edge_vgg
-GENDER_MODEL ?= trained_models/gender_edge_vgg_slim
+# The models we ship: trained_models/shipped.json names them for the runtime and the benchmarks.
+shipped = trained_models/$(shell $(PYTHON) -c "import json; print(json.load(open('trained_models/shipped.json'))['$(1)'])")
+EMOTION_MODEL ?= $(call shipped,emotion)
+GENDER_MODEL ?= $(call shipped,gender)
 
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed \
         export run-edge bench emulate-aarch64 check-aarch64 test test-train test-runtime clean
@@ -46,11 +47,18 @@ $(RUNTIME_VENV)/.done: requirements/runtime.txt pyproject.toml scripts/system_li
 
 train: train-emotion train-gender
 
+# Emotion: a 40-epoch cosine cycle, then a 20-epoch warm restart from it (same validation
+# split); the second model is the one we ship.
 train-emotion: setup-train
 	$(TRAIN_PY) -m train fit --task emotion --model edge_vgg --recipe edge \
 	  --epochs $(EPOCHS_EMOTION) --seed 1 --threads $(THREADS) \
 	  --data $(DATA)/fer2013_train_1of2.npz $(DATA)/fer2013_train_2of2.npz \
 	  --eval $(DATA)/fer2013_publictest.npz --output trained_models/emotion_edge_vgg
+	$(TRAIN_PY) -m train fit --task emotion --model edge_vgg --recipe restart --seed 1 \
+	  --threads $(THREADS) --init-from trained_models/emotion_edge_vgg/model.keras \
+	  --data $(DATA)/fer2013_train_1of2.npz $(DATA)/fer2013_train_2of2.npz \
+	  --eval $(DATA)/fer2013_publictest.npz --output trained_models/emotion_edge_vgg_sgdr \
+	  --name emotion_edge_vgg_sgdr
 
 # Gender: train, then equalise woman/man recall on the carved validation split, then report.
 train-gender: setup-train
