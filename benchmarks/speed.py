@@ -26,7 +26,7 @@ class Setting:
     faces: int = 1
     resolution: tuple[int, int] = (640, 480)
     detector: str = "short"
-    classify_every: int = 1
+    classify_every: int = 3  # the runtime's default
 
     @property
     def label(self) -> str:

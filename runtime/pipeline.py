@@ -53,7 +53,9 @@ class RuntimeConfig:
     precision: str = "int8"  # fp32 | fp16 (tflite) | int8
     threads: int = 1  # classifier threads
     smoothing: float = 0.35  # EMA weight of the newest classification (1 = off)
-    classify_every: int = 1  # classify a tracked face every N frames (new faces at once)
+    # Classify a tracked face every N frames (new faces at once): 10 times a second at 30 FPS,
+    # faster than expressions change; the smoothing keeps its time constant in frames.
+    classify_every: int = 3
     detect_every: int = 1  # run the detector every N frames; optical flow moves boxes between
     show: bool = True
     output: Path | None = None  # annotated video
@@ -152,9 +154,13 @@ class Pipeline:
         faces = []
         for i, (d, track) in enumerate(zip(dets, tracks)):
             if i in raw[next(iter(raw))]:
+                # The average forgets per frame, not per classification: after k frames the
+                # new output weighs 1 - (1 - alpha)^k, so a stride keeps the same time constant.
+                k = min(index - track.classified_at, 1000)
+                alpha = 1.0 - (1.0 - self.cfg.smoothing) ** k
                 track.classified_at = index
                 for task in self.classifiers:
-                    track.smooth(task, raw[task][i], self.cfg.smoothing)
+                    track.smooth(task, raw[task][i], alpha)
             preds = {task: Prediction(self.classifiers[task].labels, track.probs[task],
                                       raw[task].get(i)) for task in self.classifiers}
             faces.append(FaceResult(track.id, d.box, d.score, preds))

@@ -15,5 +15,5 @@ PROFILES: dict[str, dict[str, object]] = {
     "pi": {"backend": "tflite", "precision": "int8", "threads": 2, "detect_every": 2,
            "classify_every": 3, "detector": "short"},
     "laptop": {"backend": "onnx", "precision": "int8", "threads": 1, "detect_every": 1,
-               "classify_every": 1, "detector": "short"},
+               "classify_every": 3, "detector": "short"},
 }

@@ -202,7 +202,8 @@ def test_demo_source_runs_without_tensorflow(tmp_path):
 def test_classification_stride_classifies_every_nth_frame_and_keeps_labels_between(clip,
                                                                                    tmp_path):
     out = tmp_path / "strided.jsonl"
-    r = run_runtime("--source", str(clip), "--classify-every", "4", "--json", str(out))
+    r = run_runtime("--source", str(clip), "--classify-every", "4", "--smoothing", "0.5",
+                    "--json", str(out))
     assert r.returncode == 0, r.stderr
     recs = records(out)
     fresh = [x["frame"] for x in recs if x["emotion"]["raw"] is not None]
@@ -211,6 +212,22 @@ def test_classification_stride_classifies_every_nth_frame_and_keeps_labels_betwe
     for x in recs:  # between classifications the smoothed labels carry over, whole
         assert abs(sum(x["emotion"]["probs"].values()) - 1) < 1e-3
     assert recs[1]["emotion"]["probs"] == recs[0]["emotion"]["probs"]
+
+    # Smoothing forgets per frame: four frames on, the new output weighs 1 - 0.5^4 (on the
+    # moving demo face, whose raw outputs change from one classification to the next).
+    moving = tmp_path / "moving.jsonl"
+    r = run_runtime("--source", "demo", "--max-frames", "40", "--classify-every", "4",
+                    "--smoothing", "0.5", "--tasks", "gender", "--json", str(moving))
+    assert r.returncode == 0, r.stderr
+    recs = records(moving)
+    w = 1 - 0.5 ** 4
+    changed = 0
+    for before, now in zip(recs[0:36:4], recs[4:40:4]):
+        for k, prev in before["gender"]["probs"].items():
+            raw = now["gender"]["raw"][k]
+            assert now["gender"]["probs"][k] == pytest.approx((1 - w) * prev + w * raw, abs=2e-4)
+            changed += abs(raw - prev) > 0.01
+    assert changed  # the check above was not vacuous
 
 
 def test_detection_stride_follows_the_face_between_detections(tmp_path):
