@@ -191,7 +191,9 @@ def test_short_soak_keeps_memory_and_descriptors_flat(tmp_path):
     res = json.loads(out.read_text())
     assert res["json_lines"] == 2000
     assert res["rss_growth_mb"] < 10 and res["fds_end"] == res["fds_after_warmup"]
-    assert res["fps_min"] > 0.3 * res["fps_max"]  # steady, no slow creep
+    fps = [x["fps"] for x in res["samples"] if x["frame"] > 300]
+    half = len(fps) // 2
+    assert sorted(fps[half:])[len(fps[half:]) // 2] > 0.5 * sorted(fps[:half])[half // 2]  # no creep
 
 
 def test_no_pickle_and_no_eval_anywhere_in_the_code():
