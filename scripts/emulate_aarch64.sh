@@ -17,11 +17,33 @@ if [ "$(id -u)" != 0 ]; then
   echo "error: the emulated run needs root (debootstrap, chroot); run it as root or in CI" >&2
   exit 2
 fi
-if ! command -v qemu-aarch64-static >/dev/null || ! command -v debootstrap >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static debootstrap binfmt-support
+command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap
+# qemu 7.2 (Bookworm's) crashes loading onnxruntime 1.32's aarch64 build; qemu 10 (Trixie's
+# static qemu-user) runs it. Take that one binary from the Debian archive, register it with
+# binfmt_misc (flag F: opened now, so it also works inside the chroot) and restore on exit.
+QEMU=$(pwd)/.cache/qemu/qemu-aarch64
+if [ ! -x "$QEMU" ]; then
+  mkdir -p .cache/qemu && tmp=$(mktemp -d)
+  echo "deb http://deb.debian.org/debian trixie main" > /etc/apt/sources.list.d/edge-face-trixie.list
+  printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/edge-face-trixie
+  apt-get update -q >/dev/null
+  (cd "$tmp" && apt-get download -q qemu-user/trixie >/dev/null 2>&1)
+  rm -f /etc/apt/sources.list.d/edge-face-trixie.list /etc/apt/preferences.d/edge-face-trixie
+  apt-get update -q >/dev/null
+  dpkg-deb -x "$tmp"/qemu-user_*.deb "$tmp/x" && cp "$tmp/x/usr/bin/qemu-aarch64" "$QEMU"
+  rm -rf "$tmp"
 fi
-[ -e /proc/sys/fs/binfmt_misc/register ] || mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc
-[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
+BINFMT=/proc/sys/fs/binfmt_misc
+[ -e $BINFMT/register ] || mount binfmt_misc -t binfmt_misc $BINFMT
+for other in qemu-aarch64; do [ -e $BINFMT/$other ] && echo 0 > $BINFMT/$other; done
+[ -e $BINFMT/edge-face-aarch64 ] && echo -1 > $BINFMT/edge-face-aarch64
+printf '%s' ':edge-face-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:'"$QEMU"':FPC' > $BINFMT/register
+cleanup() {
+  umount "$ROOT_DIR/proc" "$ROOT_DIR/sys" "$ROOT_DIR/dev" 2>/dev/null || true
+  [ -e $BINFMT/edge-face-aarch64 ] && echo -1 > $BINFMT/edge-face-aarch64
+  [ -e $BINFMT/qemu-aarch64 ] && echo 1 > $BINFMT/qemu-aarch64 || true
+}
+trap cleanup EXIT
 
 if [ ! -x "$ROOT_DIR/usr/bin/python3" ]; then
   echo "building the arm64 root in $ROOT_DIR (debootstrap, a few minutes)"
@@ -47,8 +69,7 @@ git ls-files -z | xargs -0 -I{} cp --parents -a {} "$ROOT_DIR/edge-face/" 2>/dev
 cp -a runtime/assets/. "$ROOT_DIR/edge-face/runtime/assets/"
 cp "$OUT/clip.mp4" "$ROOT_DIR/edge-face/clip.mp4"
 cp /etc/ssl/certs/ca-certificates.crt "$ROOT_DIR/etc/ssl/certs/ca-certificates.crt"
-mount --bind /proc "$ROOT_DIR/proc" 2>/dev/null || true
-trap 'umount "$ROOT_DIR/proc" 2>/dev/null || true' EXIT
+for fs in proc sys dev; do mount --bind /$fs "$ROOT_DIR/$fs" 2>/dev/null || true; done
 
 chroot "$ROOT_DIR" /bin/bash -euo pipefail -c '
   cd /edge-face
@@ -58,7 +79,8 @@ chroot "$ROOT_DIR" /bin/bash -euo pipefail -c '
   /venv/bin/pip install -q -r requirements/runtime-aarch64.txt
   /venv/bin/pip install -q --no-deps -e .
   /venv/bin/python -c "import platform, mediapipe, onnxruntime; print(\"installed on\", platform.machine(), \"mediapipe\", mediapipe.__version__, \"onnxruntime\", onnxruntime.__version__)"
-  /venv/bin/python -m runtime --source clip.mp4 --no-show --json /edge-face/arm64.jsonl
+  /venv/bin/python -m runtime --source clip.mp4 --no-show --json /edge-face/arm64.jsonl \
+    2> >(grep -v "cpuinfo\|Location" >&2)
 '
 cp "$ROOT_DIR/edge-face/arm64.jsonl" "$OUT/arm64.jsonl"
 "$RUNTIME_PY" -m runtime --source "$OUT/clip.mp4" --no-show --json "$OUT/x86_64.jsonl"
