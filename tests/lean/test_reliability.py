@@ -294,3 +294,23 @@ def test_pi_camera_is_used_through_picamera2_when_installed(monkeypatch):
     monkeypatch.setattr(sources, "picamera_available", lambda: False)
     with pytest.raises(sources.SourceError, match="python3-picamera2"):
         sources.open_source("picamera")
+
+
+def test_frames_that_change_size_mid_stream_keep_one_playable_video(portrait, tmp_path):
+    folder = tmp_path / "sizes"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), portrait)
+    cv2.imwrite(str(folder / "b.png"), cv2.resize(portrait, (300, 200)))
+    cv2.imwrite(str(folder / "c.png"), cv2.resize(portrait, (900, 700)))
+    out_video, out_json = tmp_path / "sizes.mp4", tmp_path / "sizes.jsonl"
+    r = run_runtime("--source", str(folder), "--output", str(out_video), "--json", str(out_json))
+    assert r.returncode == 0, r.stderr
+    assert [x["frame"] for x in records(out_json)] == [0, 1, 2]  # a face in each, whatever size
+    cap = cv2.VideoCapture(str(out_video))
+    sizes = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        sizes.append(frame.shape)
+    assert sizes == [(512, 512, 3)] * 3

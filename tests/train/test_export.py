@@ -146,3 +146,28 @@ def test_unknown_target_and_missing_eval_data_are_one_line_errors(exported, tmp_
     assert r.returncode == 2 and "unknown target" in r.stderr and "Traceback" not in r.stderr
     r = run("export", "--model", str(exported), "--eval", str(tmp_path / "none.npz"))
     assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_export_killed_midway_leaves_every_file_matching_its_card(exported, tmp_path):
+    import os
+    import signal
+    import time
+
+    from runtime.card import card_path_for, read_card, verify_file
+
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    proc = subprocess.Popen([sys.executable, "-m", "export", "--model", str(copy), "--calib-size",
+                             "32"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not list(copy.glob(".tmp-*")):
+        time.sleep(0.005)
+    killed_mid_write = proc.poll() is None
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for name in FILES:  # old or new, every file still agrees with the card beside it
+        verify_file(read_card(card_path_for(copy / name)), copy / name)
+    r = run("export", "--model", str(copy), "--only", "onnx:float32", "--calib-size", "32")
+    assert r.returncode == 0, r.stderr
+    assert not list(copy.glob(".tmp-*"))  # the next export sweeps what the kill left
+    assert killed_mid_write or proc.returncode == 0
