@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from export.pipeline import TARGETS, Target
-from runtime.cli import OneLineParser
+from runtime.cli import OneLineParser, one_line_errors
 
 
 def parse_targets(names: list[str] | None) -> tuple[Target, ...]:
@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     from train.datasets.base import DatasetError
 
     reports, failed = [], []
-    try:
+    with one_line_errors((DatasetError, CardError, ValueError, FileNotFoundError),
+                         "interrupted: files already exported are complete; the rest are "
+                         "unchanged"):
         targets = parse_targets(a.only)
         for m in a.model:
             folder = _folder(m)
@@ -71,13 +73,6 @@ def main(argv: list[str] | None = None) -> int:
             write_report(folder, report)
             reports.append(report)
             failed += [f"{folder / r.path.name}: {r.error}" for r in records if not r.ok]
-    except (DatasetError, CardError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: files already exported are complete; the rest are unchanged",
-              file=sys.stderr)
-        return 130
     if a.json:
         from runtime.card import atomic_write_bytes
 

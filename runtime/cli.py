@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 
@@ -14,3 +16,17 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+
+@contextmanager
+def one_line_errors(errors: tuple[type[BaseException], ...], interrupted: str) -> Iterator[None]:
+    """Library code raises; a command turns the expected errors into one line and exit code 2,
+    and Ctrl-C into ``interrupted`` and 130."""
+    try:
+        yield
+    except errors as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print(interrupted, file=sys.stderr)
+        raise SystemExit(130) from None

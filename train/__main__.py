@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from runtime.cli import OneLineParser
+from runtime.cli import OneLineParser, one_line_errors
 from runtime.preprocess import Normalization
 
 PRESETS = {
@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     from train.datasets.base import DatasetError
     from train.loop import ResumeMismatch
 
-    try:
+    errors = (DatasetError, CardError, ResumeMismatch, ValueError, FileNotFoundError)
+    with one_line_errors(errors, "interrupted: the last finished epoch is saved; run the same "
+                                 "command to resume"):
         if a.command == "fit":
             cfg = build_config(a)
             from train.loop import configure_threads, train
@@ -167,13 +169,6 @@ def main(argv: list[str] | None = None) -> int:
             from train.report import results_markdown
 
             print(results_markdown([Path(c) for c in a.cards]))
-    except (DatasetError, CardError, ResumeMismatch, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: the last finished epoch is saved; run the same command to resume",
-              file=sys.stderr)
-        return 130
     return 0
 
 

@@ -38,6 +38,14 @@ class Recipe:
         return asdict(self)
 
 
+EDGE = Recipe(
+    name="edge", batch_size=64, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
+    schedule="cosine", warmup_epochs=2, epochs=40, patience=40, label_smoothing=0.1,
+    class_weight_power=0.3, val_fraction=0.1,
+    augment=Augment(rotation_deg=12, zoom=0.12, shift=0.1, flip=True, brightness=0.15,
+                    contrast=0.25, erase=0.5),
+)
+
 RECIPES: dict[str, Recipe] = {
     # The seed project's recipe (oarriaga/face_classification as its users ran it):
     # Nadam 1e-3, batch 64, plateau LR drops, early stopping on validation loss,
@@ -50,23 +58,12 @@ RECIPES: dict[str, Recipe] = {
     # Ours: AdamW with warm-up and cosine decay (no plateau guessing, resumable from the
     # step count alone), label smoothing against FER2013's label noise, random erasing,
     # mild class weights for the 436-image disgust class without wrecking overall accuracy.
-    "edge": Recipe(
-        name="edge", batch_size=64, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
-        schedule="cosine", warmup_epochs=2, epochs=40, patience=40, label_smoothing=0.1,
-        class_weight_power=0.3, val_fraction=0.1,
-        augment=Augment(rotation_deg=12, zoom=0.12, shift=0.1, flip=True, brightness=0.15,
-                        contrast=0.25, erase=0.5),
-    ),
+    "edge": EDGE,
     # A second, shorter cosine cycle from a trained model (a warm restart, as in SGDR):
     # same regularisation, a third of the peak rate, so the run leaves the first cycle's
     # minimum without forgetting it. Used with --init-from.
-    "restart": Recipe(
-        name="restart", batch_size=64, optimizer="adamw", learning_rate=6e-4, weight_decay=0.05,
-        schedule="cosine", warmup_epochs=1, epochs=20, patience=20, label_smoothing=0.1,
-        class_weight_power=0.3, val_fraction=0.1,
-        augment=Augment(rotation_deg=12, zoom=0.12, shift=0.1, flip=True, brightness=0.15,
-                        contrast=0.25, erase=0.5),
-    ),
+    "restart": replace(EDGE, name="restart", learning_rate=6e-4, warmup_epochs=1, epochs=20,
+                       patience=20),
     # A few epochs on a few hundred images: the test suite's end-to-end run.
     "smoke": Recipe(
         name="smoke", batch_size=16, optimizer="adamw", learning_rate=3e-3, schedule="cosine",

@@ -190,6 +190,12 @@ def report(model_path: Path, eval_specs: list[str], fmt: str = "auto") -> dict:
         md += [f"Trained {t.get('epochs_run')} epochs (best epoch {t.get('best_epoch')}, selected "
                f"on the validation split carved from training data), "
                f"{t.get('train_seconds', 0) / 60:.0f} min on this machine.", ""]
+        if t.get("init_from"):
+            src = t["init_from"]
+            md += [f"A warm restart: it started from `{src['model']}` ({src['name']}, "
+                   f"{src['epochs_run']} epochs, {src['train_seconds'] / 60:.0f} min, validation "
+                   f"accuracy {src['validation_accuracy']}), on the same validation split; "
+                   f"{t.get('train_seconds_total', 0) / 60:.0f} min of training in all.", ""]
     if (run / "log.csv").exists():
         plot_curves(run / "log.csv", figures / "curves.png")
         md += ["![learning curves](report/curves.png)", ""]
