@@ -92,6 +92,15 @@ def tiles(width: int, height: int, side: int, overlap: float = 0.25) -> list[tup
     return [(x, y, side) for y in ys for x in xs]
 
 
+def aligned_empty(shape: tuple[int, ...], align: int = 64) -> np.ndarray:
+    """A uint8 buffer starting on a 64-byte boundary: MediaPipe's LiteRT runner otherwise
+    copies every input it finds misaligned (and says so on stderr)."""
+    size = int(np.prod(shape))
+    raw = np.empty(size + align, np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + size].reshape(shape)
+
+
 class FaceDetector:
     def __init__(self, variant: str = "short", min_score: float = 0.5, threads: int = 0) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ start-up chatter
@@ -113,14 +122,19 @@ class FaceDetector:
         except (RuntimeError, ValueError) as e:
             raise DetectorError(f"MediaPipe cannot start the {variant}-range detector: {e}") from e
         self._rgb: np.ndarray | None = None
+        self._quiet_calls = False  # True once calls no longer print (fd juggling skipped)
 
     def _run(self, rgb: np.ndarray, dx: int = 0, dy: int = 0, min_score: float = 0.0
              ) -> list[Detection]:
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        with native_banners_filtered():  # set-up lines, and the full-range model's per-call
-            result = self._detector.detect(image)  # "sparsity" warning; about 20 us a call
+        if self._quiet_calls:  # the first call logs its set-up; the full-range model warns
+            result = self._detector.detect(image)  # about sparsity on every call
+        else:
+            with native_banners_filtered():
+                result = self._detector.detect(image)
+            self._quiet_calls = self.variant == "short"
         out = []
         for d in result.detections:
             b = d.bounding_box
@@ -132,7 +146,7 @@ class FaceDetector:
     def detect(self, frame_bgr: np.ndarray, tile: bool = False) -> list[Detection]:
         """Faces in a BGR frame; ``tile`` also searches overlapping crops (for stills)."""
         if self._rgb is None or self._rgb.shape != frame_bgr.shape:
-            self._rgb = np.empty_like(frame_bgr)
+            self._rgb = aligned_empty(frame_bgr.shape)
         cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB, dst=self._rgb)
         found = self._run(self._rgb)
         h, w = frame_bgr.shape[:2]

@@ -170,8 +170,9 @@ class Pipeline:
         raw = self._classify(image, [boxes[i] for i in due], due)
         t3 = time.perf_counter()
         faces = []
+        classified = set(due)
         for i, (d, track) in enumerate(zip(dets, tracks)):
-            if i in raw[next(iter(raw))]:
+            if i in classified:
                 # The average forgets per frame, not per classification: after k frames the
                 # new output weighs 1 - (1 - alpha)^k, so a stride keeps the same time constant.
                 k = min(index - track.classified_at, 1000)
@@ -197,8 +198,7 @@ class Pipeline:
 
         def infer(task: str):
             t = time.perf_counter()
-            out = self.classifiers[task].infer(batches[task]) if boxes else \
-                self.classifiers[task].infer(batches[task][:0])
+            out = self.classifiers[task].infer(batches[task])
             self.times.add(task, time.perf_counter() - t)
             return dict(zip(due, out))
 
