@@ -17,7 +17,7 @@ from benchmarks.frames import FrameSet
 from runtime.detector import iou
 from runtime.pipeline import Pipeline, RuntimeConfig
 
-STRIDES = ((1, 1), (1, 3), (2, 2), (3, 3), (5, 5))  # (detect_every, classify_every)
+STRIDES = ((1, 1), (1, 3), (1, 5), (2, 5), (5, 5))  # (detect_every, classify_every)
 
 
 def run_clip(frames: FrameSet, detect_every: int, classify_every: int, backend: str = "onnx",

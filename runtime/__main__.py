@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="classifier threads per model")
     p.add_argument("--smoothing", type=float, default=0.35,
                    help="weight of the newest frame in each face's moving average (1 = none)")
-    p.add_argument("--classify-every", type=int, default=3, metavar="N",
-                   help="classify each tracked face every N frames (default 3: 10 times a second "
+    p.add_argument("--classify-every", type=int, default=5, metavar="N",
+                   help="classify each tracked face every N frames (default 5: six times a second "
                         "at 30 FPS; new faces at once); 1 = every frame")
     p.add_argument("--detect-every", type=int, default=1, metavar="N",
                    help="run the face detector every N frames and follow faces by optical flow "
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the end-of-run summary (FPS, per-stage latency) as JSON")
     p.add_argument("--profile", choices=("laptop", "pi"), default=None,
                    help="settings for a kind of machine (pi: TFLite int8, 2 threads, detect "
-                        "every 2nd and classify every 3rd frame); flags given explicitly win")
+                        "every 2nd and classify every 5th frame); flags given explicitly win")
     return p
 
 

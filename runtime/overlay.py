@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -15,10 +17,16 @@ EMOTION_COLOURS = {  # BGR
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
+@lru_cache(maxsize=2048)
+def _text_size(text: str, scale: float) -> tuple[tuple[int, int], int]:
+    """Labels come from a small set ("happy 87%"): measure each once, not every frame."""
+    return cv2.getTextSize(text, FONT, scale, 1)
+
+
 def _label(img: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, int]) -> int:
     """A filled tag with text; returns the y of the next line below it."""
     scale = max(0.4, min(0.8, img.shape[0] / 900))
-    (tw, th), base = cv2.getTextSize(text, FONT, scale, 1)
+    (tw, th), base = _text_size(text, scale)
     y = max(th + 4, y)
     cv2.rectangle(img, (x, y - th - 4), (x + tw + 4, y + base), colour, -1)
     cv2.putText(img, text, (x + 2, y - 2), FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)

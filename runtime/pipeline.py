@@ -55,9 +55,9 @@ class RuntimeConfig:
     precision: str = "int8"  # fp32 | fp16 (tflite) | int8
     threads: int = 1  # classifier threads
     smoothing: float = 0.35  # EMA weight of the newest classification (1 = off)
-    # Classify a tracked face every N frames (new faces at once): 10 times a second at 30 FPS,
-    # faster than expressions change; the smoothing keeps its time constant in frames.
-    classify_every: int = 3
+    # Classify a tracked face every N frames (new faces at once): 6 times a second at 30 FPS;
+    # the smoothing keeps its time constant in frames, so labels follow within 1/6 s.
+    classify_every: int = 5
     detect_every: int = 1  # run the detector every N frames; optical flow moves boxes between
     parallel_tasks: bool = True  # run the emotion and gender engines side by side
     show: bool = True

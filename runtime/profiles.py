@@ -3,17 +3,17 @@
 ``pi``: a Raspberry Pi 4 or 5 (4 Cortex-A cores). TFLite int8 runs XNNPACK's ARM int8
 kernels, the most tuned path there (on this x86 machine it is already the fastest per face:
 0.63 ms against 0.70 for ONNX int8 and 1.65 for ONNX float). Two classifier threads leave
-the other cores to the detector and the camera thread. Detecting every 2nd frame and
-classifying every 3rd cut the per-frame work by about a third here while boxes stay within
-0.98 IoU of detecting every frame and gender never changes; emotion labels then follow a
-change about 0.1 s later (benchmarks/stride.py measures both).
+the other cores to the detector and the camera thread. Detecting every 2nd frame (optical
+flow in between) and classifying every 5th cut the per-frame work by 44 % here while
+boxes stay within 0.98 IoU of detecting every frame and gender never changes; emotion labels
+then follow a change up to 1/6 s later (benchmarks/stride.py measures both).
 """
 
 from __future__ import annotations
 
 PROFILES: dict[str, dict[str, object]] = {
     "pi": {"backend": "tflite", "precision": "int8", "threads": 2, "detect_every": 2,
-           "classify_every": 3, "detector": "short"},
+           "classify_every": 5, "detector": "short"},
     "laptop": {"backend": "onnx", "precision": "int8", "threads": 1, "detect_every": 1,
-               "classify_every": 3, "detector": "short"},
+               "classify_every": 5, "detector": "short"},
 }

@@ -248,7 +248,7 @@ def test_profile_sets_defaults_and_explicit_flags_win():
 
     a = parse_args(["--profile", "pi"])
     assert (a.backend, a.precision, a.threads, a.detect_every, a.classify_every) == (
-        "tflite", "int8", 2, 2, 3)
+        "tflite", "int8", 2, 2, 5)
     a = parse_args(["--profile", "pi", "--backend", "onnx", "--classify-every", "1"])
     assert (a.backend, a.classify_every, a.detect_every) == ("onnx", 1, 2)
     assert parse_args([]).backend == "onnx"
