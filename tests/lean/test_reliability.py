@@ -214,6 +214,21 @@ def test_absent_camera_and_dead_stream_are_one_line():
     assert_one_line_error(r, "cannot open this stream")
     assert time.monotonic() - t0 < 60  # bounded, not a hang
 
+    import socket
+    import threading
+
+    with socket.socket() as server:  # a server that accepts and then never says a word
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        held = []
+        threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(4)],
+                         daemon=True).start()
+        t0 = time.monotonic()
+        r = run_runtime("--source", f"rtsp://127.0.0.1:{server.getsockname()[1]}/silent")
+        assert_one_line_error(r, "no answer within the timeout")
+        assert time.monotonic() - t0 < 40  # the 10 s open timeout, not forever
+        assert "WARN" not in r.stderr
+
 
 class BurstSource:
     """A live source faster than its consumer: 200 frames as fast as it can, then an error."""
