@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # our one-line errors say it better
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # probing logs; our one-line errors say it better
     from runtime.backends import BackendError
     from runtime.card import CardError
     from runtime.detector import DetectorError
