@@ -1,0 +1,27 @@
+"""The README's "load them from your own code" snippets run as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_loading_snippets_classify_a_face(tmp_path):
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert len(blocks) >= 2
+    portrait = cv2.imread(str(ROOT / "runtime" / "assets" / "astronaut.png"))
+    face = tmp_path / "face.jpg"
+    cv2.imwrite(str(face), portrait[50:210, 160:320])  # the astronaut's (smiling) face
+    code = (blocks[0] + blocks[1]).replace('"face.jpg"', repr(str(face)))
+    code += "\nprint('LABEL', card['labels'][int(probs.argmax())], round(float(probs.sum()), 2))\n"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    label, total = r.stdout.split("LABEL ")[-1].split()
+    assert label == "happy" and abs(float(total) - 1) < 0.05
