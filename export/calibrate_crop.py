@@ -6,7 +6,10 @@ shifted by exactly the amounts that turn it into a training-style frame. We meas
 them: run the detector on training images (upscaled, with a neutral border so the face
 is not cut by the image edge), express each image's frame in units of its detector
 box, and take the medians. The result is written into the model's card as its crop
-rule, which export copies into every exported file's card.
+rule, which export copies into every exported file's card. The runtime turns each face
+upright (eye-line roll from the detector's keypoints) before applying the rule; the
+training faces are registered upright, so their measured roll is recorded too: a rule
+measured on upright faces then holds for the aligned crops.
 
 Runs in the runtime environment (MediaPipe, no TensorFlow):
 ``python -m export.calibrate_crop --model trained_models/<run>``.
@@ -32,9 +35,10 @@ BORDER = 0.5  # neutral border on each side, as a fraction of the side
 
 
 def frame_in_box_units(image: np.ndarray, order: str, detector: FaceDetector
-                       ) -> tuple[float, float, float] | None:
+                       ) -> tuple[float, float, float, float] | None:
     """(image width / box width, image height / box height, downward shift of the image centre
-    from the box centre in box heights), or None when no face is found."""
+    from the box centre in box heights, eye-line roll in degrees), or None when no face is
+    found."""
     img = to_uint8(np.asarray(image))
     bgr = cv2.cvtColor(to_colour(img, "rgb", order), cv2.COLOR_RGB2BGR)  # type: ignore[arg-type]
     h, w = bgr.shape[:2]
@@ -45,9 +49,10 @@ def frame_in_box_units(image: np.ndarray, order: str, detector: FaceDetector
     dets = detector.detect(canvas)
     if not dets:
         return None
-    b = max(dets, key=lambda d: d.score).box
+    best = max(dets, key=lambda d: d.score)
+    b = best.box
     by, bw, bh = (b.y - pad) / k, b.w / k, b.h / k
-    return w / bw, h / bh, (h / 2 - (by + bh / 2)) / bh
+    return w / bw, h / bh, (h / 2 - (by + bh / 2)) / bh, best.roll
 
 
 def calibrate(card, images, order: str, detector_variant: str = "short", size: int = 400,
@@ -63,18 +68,21 @@ def calibrate(card, images, order: str, detector_variant: str = "short", size: i
     if len(found) < max(20, 0.2 * len(pick)):
         raise ValueError(f"the detector found faces in only {len(found)} of {len(pick)} "
                          f"training images; cannot calibrate the crop of {card.name}")
-    sx, sy, shift = (np.array(v) for v in zip(*found))
+    sx, sy, shift, roll = (np.array(v) for v in zip(*found))
     q = lambda v: [round(float(x), 3) for x in np.percentile(v, [25, 50, 75])]  # noqa: E731
     scale = float(np.median(np.maximum(sx, sy)))  # square crops, as the training images are
     rule = CropRule(scale_x=round(scale, 3), scale_y=round(scale, 3),
                     shift_y=round(float(np.median(shift)), 3), square=True,
-                    framing=f"{card.input.crop.framing}; measured against BlazeFace "
+                    framing=f"{card.input.crop.framing.split('; measured against')[0]}; "
+                            f"measured against BlazeFace "
                             f"{detector_variant}-range boxes",
                     calibrated=True)
     stats = {"detector": f"blazeface_{detector_variant}", "images_tried": int(len(pick)),
              "faces_found": len(found), "seed": seed,
              "width_over_box_q25_q50_q75": q(sx), "height_over_box_q25_q50_q75": q(sy),
-             "centre_shift_down_q25_q50_q75": q(shift)}
+             "centre_shift_down_q25_q50_q75": q(shift),
+             "eye_roll_degrees_q25_q50_q75": q(roll), "abs_eye_roll_degrees_q90": round(
+                 float(np.percentile(np.abs(roll), 90)), 2)}
     return rule, stats
 
 

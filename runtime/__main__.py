@@ -7,8 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.cli import OneLineParser
+
+if TYPE_CHECKING:
+    from runtime.pipeline import RuntimeConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="classifier threads per model")
     p.add_argument("--smoothing", type=float, default=0.35,
                    help="weight of the newest frame in each face's moving average (1 = none)")
-    p.add_argument("--classify-every", type=int, default=5, metavar="N",
-                   help="classify each tracked face every N frames (default 5: six times a second "
-                        "at 30 FPS; new faces at once); 1 = every frame")
+    p.add_argument("--classify-every", type=int, default=None, metavar="N",
+                   help="force classifying each tracked face every N frames (new faces at once). "
+                        "Default: every frame for files, images and folders; for a camera or "
+                        "stream every frame while the machine keeps up, striding only as much "
+                        "as its frame rate needs")
+    p.add_argument("--no-align", action="store_true",
+                   help="do not turn tilted faces upright (from the detector's eye keypoints) "
+                        "before classifying them")
     p.add_argument("--detect-every", type=int, default=1, metavar="N",
                    help="run the face detector every N frames and follow faces by optical flow "
                         "in between (a new face waits at most N-1 frames)")
@@ -43,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, default=None, help="write the annotated video here")
     p.add_argument("--json", type=Path, default=None,
                    help="write one JSON line per face per frame here")
+    p.add_argument("--per-image", type=Path, default=None, metavar="FILE",
+                   help="image or folder sources: one row per image (file, faces, and per face "
+                        "box and labels) as .csv or .json")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--tile", choices=("auto", "on", "off"), default="auto",
                    help="also search image tiles for small faces (auto: on for still images)")
@@ -50,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the end-of-run summary (FPS, per-stage latency) as JSON")
     p.add_argument("--profile", choices=("laptop", "pi"), default=None,
                    help="settings for a kind of machine (pi: TFLite int8, 2 threads, detect "
-                        "every 2nd and classify every 5th frame); flags given explicitly win")
+                        "every 2nd frame); flags given explicitly win")
     return p
 
 
@@ -66,6 +78,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return first
 
 
+def config_from_args(a: argparse.Namespace, show: bool) -> "RuntimeConfig":
+    """The runtime settings the parsed flags describe (also used by benchmarks.pipeline_eval,
+    so an evaluation runs exactly what the command line would)."""
+    from runtime.pipeline import RuntimeConfig
+
+    models = {t: m for t, m in (("emotion", a.emotion_model), ("gender", a.gender_model)) if m}
+    return RuntimeConfig(
+        source=a.source, fallback_to_demo=a.demo_fallback, detector=a.detector,
+        min_score=a.min_score, tasks=tuple(t.strip() for t in a.tasks.split(",") if t.strip()),
+        models=models, backend=a.backend, precision=a.precision, threads=a.threads,
+        smoothing=a.smoothing, classify_every=a.classify_every, detect_every=a.detect_every,
+        align=not a.no_align, show=show, output=a.output, json=a.json, per_image=a.per_image,
+        max_frames=a.max_frames, tile=None if a.tile == "auto" else a.tile == "on")
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     os.environ.setdefault("GLOG_minloglevel", "2")
@@ -73,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.backends import BackendError
     from runtime.card import CardError
     from runtime.detector import DetectorError
-    from runtime.pipeline import RuntimeConfig, run
+    from runtime.pipeline import run
     from runtime.sinks import SinkError, display_available
     from runtime.sources import SourceError
 
@@ -82,15 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no display found: running headless (as with --no-show); pass --output FILE.mp4 "
               "to keep the annotated video", file=sys.stderr)
         show = False
-    models = {t: m for t, m in (("emotion", a.emotion_model), ("gender", a.gender_model)) if m}
-    cfg = RuntimeConfig(
-        source=a.source, fallback_to_demo=a.demo_fallback, detector=a.detector,
-        min_score=a.min_score, tasks=tuple(t.strip() for t in a.tasks.split(",") if t.strip()),
-        models=models, backend=a.backend, precision=a.precision, threads=a.threads,
-        smoothing=a.smoothing, classify_every=a.classify_every, detect_every=a.detect_every,
-        show=show, output=a.output,
-        json=a.json, max_frames=a.max_frames,
-        tile=None if a.tile == "auto" else a.tile == "on")
+    cfg = config_from_args(a, show)
     try:
         summary = run(cfg, log=lambda m: print(m, file=sys.stderr))
     except (SourceError, SinkError, DetectorError, BackendError, CardError, ValueError,

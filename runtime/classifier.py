@@ -86,14 +86,16 @@ class FaceClassifier:
                             f"(labels or input); re-export the model")
         return cls(card, engine, max_faces)
 
-    def prepare(self, frame: np.ndarray, boxes: list[Box], order: ChannelOrder = "bgr"
-                ) -> np.ndarray:
-        """The model inputs of every face, written into a buffer reused across frames."""
+    def prepare(self, frame: np.ndarray, boxes: list[Box], order: ChannelOrder = "bgr",
+                rolls: list[float] | None = None) -> np.ndarray:
+        """The model inputs of every face, written into a buffer reused across frames;
+        ``rolls`` (degrees per face) turn tilted faces upright."""
         n = len(boxes)
         if self._buffer is None or len(self._buffer) < n:
             self._buffer = np.empty((max(n, self.max_faces), *self.card.input.shape), np.float32)
         for i, box in enumerate(boxes):
-            prepare_face(frame, box, self.card.input, order, out=self._buffer[i])
+            prepare_face(frame, box, self.card.input, order, out=self._buffer[i],
+                         roll=rolls[i] if rolls else 0.0)
         return self._buffer[:n]
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
@@ -105,7 +107,7 @@ class FaceClassifier:
         # consumer (smoothing, JSON) gets a distribution.
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
 
-    def predict(self, frame: np.ndarray, boxes: list[Box], order: ChannelOrder = "bgr"
-                ) -> np.ndarray:
+    def predict(self, frame: np.ndarray, boxes: list[Box], order: ChannelOrder = "bgr",
+                rolls: list[float] | None = None) -> np.ndarray:
         """Probabilities (len(boxes), classes) of every face of the frame."""
-        return self.infer(self.prepare(frame, boxes, order))
+        return self.infer(self.prepare(frame, boxes, order, rolls))

@@ -36,6 +36,16 @@ class DetectorError(RuntimeError):
 class Detection:
     box: Box
     score: float
+    # Roll of the eye line in degrees (clockwise on screen, y down), from BlazeFace's eye
+    # keypoints: rotating the image by this much about the box centre makes the eyes level.
+    roll: float = 0.0
+
+
+def eye_roll(right_eye: tuple[float, float], left_eye: tuple[float, float]) -> float:
+    """Degrees the eye line is turned clockwise on screen. BlazeFace's first keypoint is the
+    subject's right eye, which a camera shows on the left."""
+    dx, dy = left_eye[0] - right_eye[0], left_eye[1] - right_eye[1]
+    return float(np.degrees(np.arctan2(dy, dx))) if dx or dy else 0.0
 
 
 def model_file(variant: str) -> Path:
@@ -135,12 +145,16 @@ class FaceDetector:
             with native_banners_filtered():
                 result = self._detector.detect(image)
             self._quiet_calls = self.variant == "short"
+        h, w = rgb.shape[:2]
         out = []
         for d in result.detections:
             b = d.bounding_box
             if b.width > 0 and b.height > 0 and d.categories[0].score >= min_score:
+                kp = d.keypoints or []
+                roll = eye_roll((kp[0].x * w, kp[0].y * h), (kp[1].x * w, kp[1].y * h)) \
+                    if len(kp) >= 2 else 0.0
                 out.append(Detection(Box(b.origin_x + dx, b.origin_y + dy, b.width, b.height),
-                                     float(d.categories[0].score)))
+                                     float(d.categories[0].score), roll))
         return out
 
     def detect(self, frame_bgr: np.ndarray, tile: bool = False) -> list[Detection]:

@@ -20,8 +20,9 @@ from runtime.detector import Detection, FaceDetector
 from runtime.motion import BoxFlow
 from runtime.overlay import draw
 from runtime.records import FaceResult, FrameResult, Prediction
-from runtime.sinks import JsonLinesSink, VideoSink, WindowSink
+from runtime.sinks import JsonLinesSink, PerImageSink, VideoSink, WindowSink
 from runtime.sources import Source, open_source
+from runtime.stride import stride_policy
 from runtime.tracker import Tracker
 
 TASKS = ("emotion", "gender")
@@ -55,14 +56,17 @@ class RuntimeConfig:
     precision: str = "int8"  # fp32 | fp16 (tflite) | int8
     threads: int = 1  # classifier threads
     smoothing: float = 0.35  # EMA weight of the newest classification (1 = off)
-    # Classify a tracked face every N frames (new faces at once): 6 times a second at 30 FPS;
-    # the smoothing keeps its time constant in frames, so labels follow within 1/6 s.
-    classify_every: int = 5
+    # Classify a tracked face every N frames (new faces at once). None: every frame for
+    # files and folders; for live sources every frame while the machine keeps up, striding
+    # only as much as the frame budget needs (runtime/stride.py).
+    classify_every: int | None = None
+    align: bool = True  # turn each face crop upright from the detector's eye keypoints
     detect_every: int = 1  # run the detector every N frames; optical flow moves boxes between
     parallel_tasks: bool = True  # run the emotion and gender engines side by side
     show: bool = True
     output: Path | None = None  # annotated video
     json: Path | None = None  # JSON lines, one per face per frame
+    per_image: Path | None = None  # image and folder sources: one row per image (.csv/.json)
     max_frames: int | None = None
     tile: bool | None = None  # search tiles for small faces; None: on for still images
 
@@ -128,9 +132,12 @@ class Summary:
 
 
 class Pipeline:
-    """Models load once; per frame: detect, classify each task in one batch, track, smooth."""
+    """Models load once; per frame: detect, track, classify each task in one batch, smooth.
 
-    def __init__(self, cfg: RuntimeConfig) -> None:
+    ``live``/``fps`` describe the source, for the stride policy: a live source adapts its
+    classification stride to its frame budget, anything else is classified every frame."""
+
+    def __init__(self, cfg: RuntimeConfig, live: bool = False, fps: float | None = None) -> None:
         unknown = [t for t in cfg.tasks if t not in TASKS]
         if unknown or not cfg.tasks:
             raise ValueError(f"unknown task(s) {', '.join(unknown) or '(none)'}; "
@@ -146,6 +153,9 @@ class Pipeline:
             self.classifiers[task] = clf
         self.detector = FaceDetector(cfg.detector, cfg.min_score)
         self.tracker = Tracker(alpha=cfg.smoothing)
+        self.stride = stride_policy(cfg.classify_every, live, fps)
+        self.images = 0  # faces shown on still images (each image has its own tracker)
+        self._frame_work: tuple[float, int, int] = (0.0, 0, 0)  # classify s, classified, faces
         self.flow = BoxFlow()
         self.pool = (ThreadPoolExecutor(max_workers=len(self.classifiers) - 1,
                                         thread_name_prefix="classify")
@@ -153,30 +163,36 @@ class Pipeline:
         self.last_detect = -(10**9)
         self.times = StageTimes()
 
-    def process(self, image, index: int, timestamp: float, tile: bool = False) -> FrameResult:
-        """Detect every face; classify the faces that are due (new, or ``classify_every``
-        frames since their last classification); every face reports its track's smoothed
-        probabilities, and ``raw`` only when it was classified in this frame."""
+    def process(self, image, index: int, timestamp: float, tile: bool = False,
+                still: bool = False, file: str | None = None) -> FrameResult:
+        """Detect every face; classify the confirmed faces that are due (new, or as many
+        frames since their last classification as the stride says); every face reports its
+        track's smoothed probabilities, and ``raw`` only when it was classified in this
+        frame. A ``still`` image is its own analysis: no track, smoothing or stride from
+        the images before it."""
+        if still:
+            self.images += self.tracker.confirmed_count
+            self.tracker = Tracker(alpha=1.0)
         t0 = time.perf_counter()
         dets = self._find_faces(image, index, tile)
         t1 = time.perf_counter()
-        boxes = [d.box for d in dets]
-        tracks = self.tracker.update(boxes)
-        for d, t in zip(dets, tracks):
-            t.score = d.score
-        every = max(1, self.cfg.classify_every)
-        due = [i for i, t in enumerate(tracks) if index - t.classified_at >= every]
+        tracks = self.tracker.update([d.box for d in dets], [d.score for d in dets], single=still)
+        shown = [(d, t) for d, t in zip(dets, tracks) if t.confirmed]
+        for d, t in shown:
+            t.roll = d.roll
+        every = 1 if still else self.stride.every
+        due = [i for i, (_, t) in enumerate(shown) if index - t.classified_at >= every]
         t2 = time.perf_counter()
-        raw = self._classify(image, [boxes[i] for i in due], due)
+        raw = self._classify(image, [shown[i][0] for i in due], due)
         t3 = time.perf_counter()
         faces = []
         classified = set(due)
-        for i, (d, track) in enumerate(zip(dets, tracks)):
+        for i, (d, track) in enumerate(shown):
             if i in classified:
                 # The average forgets per frame, not per classification: after k frames the
                 # new output weighs 1 - (1 - alpha)^k, so a stride keeps the same time constant.
                 k = min(index - track.classified_at, 1000)
-                alpha = 1.0 - (1.0 - self.cfg.smoothing) ** k
+                alpha = 1.0 - (1.0 - self.tracker.alpha) ** k
                 track.classified_at = index
                 for task in self.classifiers:
                     track.smooth(task, raw[task][i], alpha)
@@ -186,14 +202,28 @@ class Pipeline:
         t4 = time.perf_counter()
         self.times.add("detect", t1 - t0)
         self.times.add("track", (t2 - t1) + (t4 - t3))
-        return FrameResult(index, timestamp, faces)
+        self._frame_work = (t3 - t2, len(due), len(shown))
+        return FrameResult(index, timestamp, faces, file=file)
 
-    def _classify(self, image, boxes: list, due: list[int]) -> dict[str, dict[int, object]]:
+    def end_frame(self, work_s: float) -> None:
+        """The whole frame's work (all but waiting for the source) feeds the stride policy."""
+        self.stride.observe(work_s, *self._frame_work)
+
+    @property
+    def faces_seen(self) -> int:
+        """Distinct faces shown: confirmed tracks in video, faces on still images."""
+        return self.images + self.tracker.confirmed_count
+
+    def _classify(self, image, dets: list[Detection], due: list[int]
+                  ) -> dict[str, dict[int, object]]:
         """Each task's probabilities for the due faces. The crops are cut here; with more than
         one task and ``parallel_tasks``, the engines then run side by side (each engine call
         releases the GIL), so two models cost about one on a machine with two free cores."""
         t0 = time.perf_counter()
-        batches = {task: clf.prepare(image, boxes) for task, clf in self.classifiers.items()}
+        boxes = [d.box for d in dets]
+        rolls = [d.roll for d in dets] if self.cfg.align else None
+        batches = {task: clf.prepare(image, boxes, rolls=rolls)
+                   for task, clf in self.classifiers.items()}
         self.times.add("preprocess", time.perf_counter() - t0)
 
         def infer(task: str):
@@ -221,7 +251,7 @@ class Pipeline:
                 self.flow.reset(image)
             return self.detector.detect(image, tile=tile)
         moved = self.flow.move(image, [t.box for t in live])
-        return [Detection(b, t.score) for b, t in zip(moved, live)]
+        return [Detection(b, t.score, t.roll) for b, t in zip(moved, live)]
 
     def close(self) -> None:
         if self.pool is not None:
@@ -258,12 +288,16 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
         if cfg.source is None and source.name.startswith("demo"):
             log("no camera could be opened: playing the built-in demo clip instead "
                 "(pass --source to choose a camera, file, folder or stream)")
-        pipe = Pipeline(cfg)
+        pipe = Pipeline(cfg, live=source.live, fps=source.fps)
         stack.callback(pipe.close)
         json_sink = stack.enter_context(JsonLinesSink(cfg.json)) if cfg.json else None
         video = stack.enter_context(VideoSink(cfg.output, source.fps or 15.0)) if cfg.output \
             else None
         window = stack.enter_context(WindowSink()) if cfg.show else None
+        if cfg.per_image and not source.still:
+            raise ValueError(f"--per-image needs an image or a folder of images as --source, "
+                             f"not {source.name}")
+        per_image = stack.enter_context(PerImageSink(cfg.per_image)) if cfg.per_image else None
         tile = source.still if cfg.tile is None else cfg.tile
         frames = faces = 0
         fps = 0.0
@@ -278,7 +312,8 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                     if frame is None:
                         break
                     t1 = time.perf_counter()
-                    result = pipe.process(frame.image, frame.index, frame.timestamp, tile)
+                    result = pipe.process(frame.image, frame.index, frame.timestamp, tile,
+                                          still=source.still, file=frame.file)
                     result.fps = fps
                     t2 = time.perf_counter()
                     if window or video:
@@ -286,6 +321,8 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                     t3 = time.perf_counter()
                     if json_sink:
                         json_sink.write(result)
+                    if per_image:
+                        per_image.write(result)
                     if video:
                         video.write(frame.image)
                     keep_going = window.show(frame.image) if window else True
@@ -293,6 +330,7 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                     pipe.times.add("read", t1 - t0)
                     pipe.times.add("draw", t3 - t2)
                     pipe.times.add("output", t4 - t3)
+                    pipe.end_frame(t4 - t1)
                     frames += 1
                     faces += len(result.faces)
                     dt = t4 - t0
@@ -306,5 +344,5 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
         if source.note:
             log(source.note)
         seconds = time.perf_counter() - start
-        return Summary(source.name, frames, faces, pipe.tracker.next_id - 1, seconds,
+        return Summary(source.name, frames, faces, pipe.faces_seen, seconds,
                        pipe.times.summary(), stopped=stopped, note=source.note)

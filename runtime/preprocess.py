@@ -135,6 +135,24 @@ def crop(image: np.ndarray, box: Box) -> np.ndarray:
     return inner
 
 
+def upright_crop(image: np.ndarray, face: Box, rule: CropRule, roll: float) -> np.ndarray:
+    """The crop of ``face`` (by ``rule``) from the image rotated by ``roll`` degrees about the
+    face centre, so a tilted head comes out upright as the training faces are. The crop box
+    is laid out in the upright frame, so ``shift_y`` moves along the face's own vertical."""
+    box = expand_box(face, rule)
+    if not roll:
+        return crop(image, box)
+    if image.ndim not in (2, 3) or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"cannot crop an image of shape {image.shape}")
+    centre = (face.x + face.w / 2.0, face.y + face.h / 2.0)
+    m = cv2.getRotationMatrix2D(centre, roll, 1.0)
+    m[0, 2] -= box.x
+    m[1, 2] -= box.y
+    out = cv2.warpAffine(image, m, (box.w, box.h), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Bring any supported pixel type to uint8 (16-bit and float images come from real files)."""
     if image.dtype == np.uint8:
@@ -198,9 +216,10 @@ def prepare_crop(image: np.ndarray, spec: InputSpec, order: ChannelOrder,
 
 
 def prepare_face(frame: np.ndarray, box: Box, spec: InputSpec, order: ChannelOrder = "bgr",
-                 out: np.ndarray | None = None) -> np.ndarray:
-    """A frame and a detector box to one model input, via the model's crop rule."""
-    return prepare_crop(crop(frame, expand_box(box, spec.crop)), spec, order, out)
+                 out: np.ndarray | None = None, roll: float = 0.0) -> np.ndarray:
+    """A frame and a detector box to one model input, via the model's crop rule; a non-zero
+    ``roll`` (degrees, from the eye keypoints) turns the face upright first."""
+    return prepare_crop(upright_crop(frame, box, spec.crop, roll), spec, order, out)
 
 
 def prepare_batch(images: np.ndarray | list[np.ndarray], spec: InputSpec, order: ChannelOrder,

@@ -4,16 +4,17 @@
 kernels, the most tuned path there (on this x86 machine it is already the fastest per face:
 0.63 ms against 0.70 for ONNX int8 and 1.65 for ONNX float). Two classifier threads leave
 the other cores to the detector and the camera thread. Detecting every 2nd frame (optical
-flow in between) and classifying every 5th cut the per-frame work by 44 % here while
-boxes stay within 0.98 IoU of detecting every frame and gender never changes; emotion labels
-then follow a change up to 1/6 s later (benchmarks/stride.py measures both).
+flow in between) cuts the detector's share of the work while boxes stay within 0.98 IoU of
+detecting every frame (benchmarks/stride.py). Classification is not strided by the
+profile: like every live source it classifies every frame while the Pi keeps up with
+the camera, and strides only as much as its frame budget needs (runtime/stride.py).
 """
 
 from __future__ import annotations
 
 PROFILES: dict[str, dict[str, object]] = {
     "pi": {"backend": "tflite", "precision": "int8", "threads": 2, "detect_every": 2,
-           "classify_every": 5, "detector": "short"},
+           "detector": "short"},
     "laptop": {"backend": "onnx", "precision": "int8", "threads": 1, "detect_every": 1,
-               "classify_every": 5, "detector": "short"},
+               "detector": "short"},
 }

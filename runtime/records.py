@@ -44,9 +44,21 @@ class FrameResult:
     timestamp: float
     faces: list[FaceResult]
     fps: float = 0.0  # pipeline throughput, smoothed
+    file: str | None = None  # the image this frame came from (image and folder sources)
 
     def records(self) -> list[dict]:
-        """One JSON-ready record per face (the --json line format)."""
-        return [{"frame": self.index, "timestamp": round(self.timestamp, 4), "track_id": f.track_id,
-                 "box": f.box.as_list(), "detector_score": round(f.score, 4),
+        """One JSON-ready record per face (the --json line format); a frame read from an
+        image file names it, and there ``track_id`` numbers the faces of that image."""
+        where = {"file": self.file} if self.file is not None else {}
+        return [{"frame": self.index, **where, "timestamp": round(self.timestamp, 4),
+                 "track_id": f.track_id, "box": f.box.as_list(),
+                 "detector_score": round(f.score, 4),
                  **{task: p.as_dict() for task, p in f.predictions.items()}} for f in self.faces]
+
+    def image_row(self) -> dict:
+        """One image's whole result (the --per-image format): its file and every face."""
+        return {"file": self.file, "faces": [
+            {"box": f.box.as_list(), "detector_score": round(f.score, 4),
+             **{task: {"label": p.label, "confidence": round(p.confidence, 4),
+                       "probs": {k: round(float(v), 5) for k, v in zip(p.labels, p.probs)}}
+                for task, p in f.predictions.items()}} for f in self.faces]}

@@ -6,7 +6,9 @@ error or Ctrl-C mid-run still leaves a playable video and complete JSON lines.
 
 from __future__ import annotations
 
+import csv
 import errno
+import io
 import json
 import os
 import sys
@@ -67,6 +69,56 @@ class JsonLinesSink:
                 pass  # the buffer that failed above; nothing more can be saved
 
     def __enter__(self) -> "JsonLinesSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class PerImageSink:
+    """One row per image of an image or folder source: its file, its face count, and per
+    face the box and labels. ``.json`` holds the full records; ``.csv`` one line per image
+    with the faces' boxes and labels as ';'-separated lists (pandas and spreadsheets read
+    it). Written whole, through a temporary file, when the run ends (also on Ctrl-C)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if self.path.suffix.lower() not in (".csv", ".json"):
+            raise SinkError(f"--per-image {self.path}: name a .csv or .json file")
+        if not self.path.parent.is_dir():
+            raise SinkError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
+        self.rows: list[dict] = []
+
+    def write(self, result: FrameResult) -> None:
+        if result.file is not None:
+            self.rows.append(result.image_row())
+
+    def _csv(self) -> bytes:
+        tasks = sorted({t for r in self.rows for f in r["faces"] for t in f
+                        if isinstance(f[t], dict)})
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["file", "faces", "boxes", *[c for t in tasks for c in (t, f"{t}_confidence")]])
+        for r in self.rows:
+            faces = r["faces"]
+            cols = [";".join(f[t]["label"] for f in faces) if faces else "" for t in tasks]
+            confs = [";".join(f"{f[t]['confidence']:.3f}" for f in faces) for t in tasks]
+            w.writerow([r["file"], len(faces), ";".join(" ".join(map(str, f["box"]))
+                                                        for f in faces),
+                        *[v for pair in zip(cols, confs) for v in pair]])
+        return out.getvalue().encode()
+
+    def close(self) -> None:
+        from runtime.card import atomic_write_bytes
+
+        data = (self._csv() if self.path.suffix.lower() == ".csv"
+                else (json.dumps(self.rows, indent=1) + "\n").encode())
+        try:
+            atomic_write_bytes(self.path, data)
+        except OSError as e:
+            raise SinkError(f"cannot write {self.path}: {e.strerror}") from e
+
+    def __enter__(self) -> "PerImageSink":
         return self
 
     def __exit__(self, *exc) -> None:

@@ -31,6 +31,7 @@ class Frame:
     index: int
     timestamp: float  # seconds: position in a file, or since the start for live sources
     image: np.ndarray  # (H, W, 3) BGR uint8
+    file: str | None = None  # the image file this frame is (image and folder sources)
 
 
 class Source:
@@ -205,7 +206,7 @@ class ImageFilesSource(Source):
             image = cv2.imread(str(p), cv2.IMREAD_COLOR)
             if image is None:
                 raise SourceError(f"{p}: not an image OpenCV can read; remove it or convert it")
-            yield Frame(i, float(i), image)
+            yield Frame(i, float(i), image, str(p))
 
 
 class PicameraSource(Source):

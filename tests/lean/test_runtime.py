@@ -103,6 +103,58 @@ def test_image_and_folder_sources_and_a_single_task(portrait, tmp_path):
     assert overlap(rec["box"], FACE) > 0.5 and set(rec) >= {"emotion", "gender"}
 
 
+def test_each_image_of_a_folder_is_its_own_analysis(portrait, tmp_path):
+    """Unrelated photos with a face at the same place: no track, smoothing or stride may
+    carry one image's labels into the next, so a folder run gives what each image alone
+    gives; every line names its file, and --per-image writes one row per image."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    dark = cv2.convertScaleAbs(portrait, alpha=0.55, beta=0)
+    smiling_less = cv2.GaussianBlur(portrait, (0, 0), 2.5)
+    images = {"1.png": portrait, "2.png": dark, "3.png": smiling_less, "4.png": portrait,
+              "5.png": np.full_like(portrait, 90)}  # no face at all
+    for name, image in images.items():
+        cv2.imwrite(str(folder / name), image)
+    out, table = tmp_path / "folder.jsonl", tmp_path / "rows.csv"
+    r = run_runtime("--source", str(folder), "--json", str(out), "--per-image", str(table))
+    assert r.returncode == 0, r.stderr
+    recs = records(out)
+    assert [Path(x["file"]).name for x in recs] == ["1.png", "2.png", "3.png", "4.png"]
+    assert all(x["track_id"] == 1 for x in recs)  # numbered per image
+    for name, rec in zip(["1.png", "2.png", "3.png", "4.png"], recs):
+        alone = tmp_path / f"alone-{name}.jsonl"
+        r = run_runtime("--source", str(folder / name), "--json", str(alone))
+        assert r.returncode == 0, r.stderr
+        (single,) = records(alone)
+        for task in ("emotion", "gender"):
+            assert rec[task]["raw"] is not None  # classified in its own frame, not carried
+            assert rec[task]["probs"] == pytest.approx(single[task]["probs"], abs=1e-6)
+    # the three images differ, so had labels been carried over this would have caught it
+    assert recs[0]["emotion"]["probs"] != recs[1]["emotion"]["probs"]
+    import csv
+
+    rows = list(csv.DictReader(table.open()))
+    assert [Path(x["file"]).name for x in rows] == list(images)
+    assert [int(x["faces"]) for x in rows] == [1, 1, 1, 1, 0]
+    assert rows[0]["gender"] == recs[0]["gender"]["label"]
+    assert rows[1]["emotion"] == recs[1]["emotion"]["label"]
+    r = run_runtime("--source", str(folder), "--per-image", str(tmp_path / "rows.json"))
+    assert r.returncode == 0, r.stderr
+    rows = json.loads((tmp_path / "rows.json").read_text())
+    assert [len(x["faces"]) for x in rows] == [1, 1, 1, 1, 0]
+    assert rows[3]["faces"][0]["box"] == recs[3]["box"]
+    bad = run_runtime("--source", str(folder), "--per-image", str(tmp_path / "rows.txt"))
+    assert bad.returncode == 2 and "csv or .json" in bad.stderr
+
+
+def test_files_are_classified_on_every_frame_by_default(clip, tmp_path):
+    out = tmp_path / "every.jsonl"
+    r = run_runtime("--source", str(clip), "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    recs = records(out)
+    assert len(recs) == 20 and all(x["emotion"]["raw"] is not None for x in recs)
+
+
 def test_group_photo_small_faces_are_found_by_tiling(portrait, tmp_path):
     """Twelve 90-pixel faces on a 1600x1200 canvas: too small for the detector's 128-pixel
     view of the whole image, found in tiles."""
@@ -248,7 +300,7 @@ def test_profile_sets_defaults_and_explicit_flags_win():
 
     a = parse_args(["--profile", "pi"])
     assert (a.backend, a.precision, a.threads, a.detect_every, a.classify_every) == (
-        "tflite", "int8", 2, 2, 5)
+        "tflite", "int8", 2, 2, None)  # classification strides only when the Pi falls behind
     a = parse_args(["--profile", "pi", "--backend", "onnx", "--classify-every", "1"])
     assert (a.backend, a.classify_every, a.detect_every) == ("onnx", 1, 2)
-    assert parse_args([]).backend == "onnx"
+    assert parse_args([]).backend == "onnx" and parse_args([]).classify_every is None

@@ -1,0 +1,206 @@
+"""Whole-pipeline accuracy on a labelled folder of photos, as a user runs the runtime.
+
+The folder holds ``labels.csv`` (``file,label``, more columns allowed) and the images
+(in the folder itself or in ``images/``). Every image goes through the real runtime
+(``runtime.pipeline.run`` with the settings the runtime's own flags describe: its
+defaults unless flags follow ``--``), optionally padded first (replicated border) for
+photos cropped so tight that a detector cannot see the whole head. The labelled face is
+the largest one found; an image with no face counts as wrong. Reported: detection rate,
+accuracy, balanced accuracy, per-class recall and the confusion matrix (with a "no face"
+column), as JSON and Markdown.
+
+    python -m benchmarks.pipeline_eval --data ../shared/data/pipeline_dev/emotion --pad 80
+    python -m benchmarks.pipeline_eval --data ../shared/data/pipeline_dev/gender -- --no-align
+
+Use it to measure and choose pipeline settings; never train on its photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from runtime.cli import OneLineParser
+
+NO_FACE = "no face"
+TASK_LABELS = {"emotion": ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
+               "gender": ("woman", "man")}
+
+
+class EvalError(RuntimeError):
+    """The labelled folder cannot be read as asked."""
+
+
+@dataclass(frozen=True)
+class Labelled:
+    file: Path
+    label: str
+
+
+def read_labels(folder: Path) -> list[Labelled]:
+    """``labels.csv`` rows whose image exists (in the folder or its ``images/``)."""
+    index = folder / "labels.csv"
+    if not index.is_file():
+        raise EvalError(f"{index} not found; the folder needs a labels.csv with file,label")
+    with open(index, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"file", "label"} <= set(rows[0]):
+        raise EvalError(f"{index}: needs the columns file and label")
+    out = []
+    for r in rows:
+        for base in (folder / "images", folder):
+            if (base / r["file"]).is_file():
+                out.append(Labelled(base / r["file"], r["label"].strip()))
+                break
+        else:
+            raise EvalError(f"{index}: image {r['file']} not found in {folder} or its images/")
+    return out
+
+
+def task_of(labels: set[str]) -> str:
+    for task, names in TASK_LABELS.items():
+        if labels <= set(names):
+            return task
+    raise EvalError(f"labels {sorted(labels)} belong to no task; pass --task")
+
+
+def staged_images(items: list[Labelled], pad: int, into: Path) -> list[Path]:
+    """The images as the runtime will read them: copies with a replicated border of ``pad``
+    pixels, named so that the folder's sort order is the labels' order."""
+    out = []
+    for i, item in enumerate(items):
+        image = cv2.imread(str(item.file), cv2.IMREAD_COLOR)
+        if image is None:
+            raise EvalError(f"{item.file}: not an image OpenCV can read")
+        if pad:
+            image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        path = into / f"{i:06d}.png"
+        cv2.imwrite(str(path), image)
+        out.append(path)
+    return out
+
+
+def largest_face_labels(rows: list[dict], task: str) -> dict[str, str]:
+    """Per image file: the task's label of its largest face (images without one are absent)."""
+    out = {}
+    for r in rows:
+        faces = [f for f in r["faces"] if task in f]
+        if faces:
+            big = max(faces, key=lambda f: f["box"][2] * f["box"][3])
+            out[Path(r["file"]).name] = big[task]["label"]
+    return out
+
+
+def score(truth: list[str], predicted: list[str], labels: tuple[str, ...]) -> dict:
+    """Detection rate, accuracy (no face = wrong), balanced accuracy, recall, confusion."""
+    cols = [*labels, NO_FACE]
+    cm = np.zeros((len(labels), len(cols)), np.int64)
+    for t, p in zip(truth, predicted):
+        cm[labels.index(t), cols.index(p)] += 1
+    support = cm.sum(axis=1)
+    recall = {c: round(float(cm[i, i] / support[i]), 4) for i, c in enumerate(labels)
+              if support[i]}
+    n = int(cm.sum())
+    return {
+        "n": n,
+        "detection_rate": round(float(1 - cm[:, -1].sum() / n), 4) if n else 0.0,
+        "accuracy": round(float(np.trace(cm[:, :-1]) / n), 4) if n else 0.0,
+        "balanced_accuracy": round(float(np.mean(list(recall.values()))), 4) if recall else 0.0,
+        "recall": recall,
+        "support": {c: int(s) for c, s in zip(labels, support)},
+        "confusion": {"rows": list(labels), "columns": cols, "counts": cm.tolist()},
+    }
+
+
+def markdown(result: dict) -> str:
+    r = result["scores"]
+    lines = [f"# Pipeline evaluation: {result['task']} on {result['data']}", "",
+             f"Settings: `{result['settings']}`, padding {result['pad']} px, "
+             f"{r['n']} images.", "",
+             "| detection rate | accuracy | balanced accuracy |", "| --- | --- | --- |",
+             f"| {100 * r['detection_rate']:.1f} % | {100 * r['accuracy']:.1f} % | "
+             f"{100 * r['balanced_accuracy']:.1f} % |", "",
+             "| class | support | recall |", "| --- | --- | --- |"]
+    lines += [f"| {c} | {r['support'][c]} | {100 * v:.1f} % |" for c, v in r["recall"].items()]
+    cm = r["confusion"]
+    lines += ["", "Confusion (rows: truth, columns: prediction)", "",
+              "| | " + " | ".join(cm["columns"]) + " |",
+              "| --- " * (len(cm["columns"]) + 1) + "|"]
+    lines += [f"| {row} | " + " | ".join(map(str, counts)) + " |"
+              for row, counts in zip(cm["rows"], cm["counts"])]
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(folder: Path, runtime_args: list[str], pad: int = 0, task: str | None = None,
+             log=print) -> dict:
+    """Run the runtime over the labelled folder and score its answers."""
+    from runtime.__main__ import config_from_args, parse_args
+    from runtime.pipeline import run
+
+    items = read_labels(folder)
+    task = task or task_of({i.label for i in items})
+    labels = TASK_LABELS[task]
+    unknown = sorted({i.label for i in items} - set(labels))
+    if unknown:
+        raise EvalError(f"labels {unknown} are not {task} labels ({', '.join(labels)})")
+    with tempfile.TemporaryDirectory(prefix="pipeline-eval-") as tmp:
+        staged = staged_images(items, pad, Path(tmp))
+        table = Path(tmp) / "per_image.json"
+        args = parse_args(["--source", tmp, "--no-show", "--per-image", str(table), "--tasks",
+                           task, *runtime_args])
+        summary = run(config_from_args(args, show=False), log=log)
+        found = largest_face_labels(json.loads(table.read_text()), task)
+    predicted = [found.get(p.name, NO_FACE) for p in staged]
+    return {"data": str(folder), "task": task, "pad": pad,
+            "settings": " ".join(runtime_args) or "runtime defaults",
+            "seconds": round(summary.seconds, 1),
+            "scores": score([i.label for i in items], predicted, labels),
+            "per_image": [{"file": i.file.name, "label": i.label, "predicted": p}
+                          for i, p in zip(items, predicted)]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    runtime_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    own = argv[:argv.index("--")] if "--" in argv else argv
+    p = OneLineParser(prog="python -m benchmarks.pipeline_eval", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True,
+                   help="folder with labels.csv (file,label) and the images")
+    p.add_argument("--task", choices=tuple(TASK_LABELS), default=None,
+                   help="default: the task whose labels labels.csv uses")
+    p.add_argument("--pad", type=int, default=0, help="replicated border added to each image (px)")
+    p.add_argument("--output", type=Path, default=None,
+                   help="write OUTPUT.json and OUTPUT.md (default: print the Markdown only)")
+    a = p.parse_args(own)
+    from runtime.backends import BackendError
+    from runtime.card import CardError, atomic_write_bytes
+    from runtime.detector import DetectorError
+    from runtime.sources import SourceError
+
+    try:
+        result = evaluate(a.data, runtime_args, a.pad, a.task,
+                          log=lambda m: print(m, file=sys.stderr))
+    except (EvalError, SourceError, DetectorError, BackendError, CardError, ValueError,
+            FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    md = markdown(result)
+    if a.output:
+        atomic_write_bytes(a.output.with_suffix(".json"),
+                           (json.dumps(result, indent=1) + "\n").encode())
+        atomic_write_bytes(a.output.with_suffix(".md"), md.encode())
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
