@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "Default: every frame for files, images and folders; for a camera or "
                         "stream every frame while the machine keeps up, striding only as much "
                         "as its frame rate needs")
+    p.add_argument("--confirm-hits", type=int, default=4, metavar="N",
+                   help="video: show a new face once the detector has found it N times in its "
+                        "first frames (at once if it scores 0.7 or more); 1 shows every "
+                        "detection at once (default 4)")
     p.add_argument("--no-align", action="store_true",
                    help="do not turn tilted faces upright (from the detector's eye keypoints) "
                         "before classifying them")
@@ -89,7 +93,8 @@ def config_from_args(a: argparse.Namespace, show: bool) -> "RuntimeConfig":
         min_score=a.min_score, tasks=tuple(t.strip() for t in a.tasks.split(",") if t.strip()),
         models=models, backend=a.backend, precision=a.precision, threads=a.threads,
         smoothing=a.smoothing, classify_every=a.classify_every, detect_every=a.detect_every,
-        align=not a.no_align, show=show, output=a.output, json=a.json, per_image=a.per_image,
+        align=not a.no_align, confirm_hits=a.confirm_hits, show=show, output=a.output,
+        json=a.json, per_image=a.per_image,
         max_frames=a.max_frames, tile=None if a.tile == "auto" else a.tile == "on")
 
 

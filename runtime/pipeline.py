@@ -61,6 +61,9 @@ class RuntimeConfig:
     # only as much as the frame budget needs (runtime/stride.py).
     classify_every: int | None = None
     align: bool = True  # turn each face crop upright from the detector's eye keypoints
+    # A new video track is shown once a detection scores sure_score or it has been found
+    # confirm_hits times in its first frames (runtime/tracker.py); 1 shows every detection.
+    confirm_hits: int = 4
     detect_every: int = 1  # run the detector every N frames; optical flow moves boxes between
     parallel_tasks: bool = True  # run the emotion and gender engines side by side
     show: bool = True
@@ -152,7 +155,9 @@ class Pipeline:
                 raise ValueError(f"the {task} model given is a {clf.task} model")
             self.classifiers[task] = clf
         self.detector = FaceDetector(cfg.detector, cfg.min_score)
-        self.tracker = Tracker(alpha=cfg.smoothing)
+        if cfg.confirm_hits < 1:
+            raise ValueError(f"--confirm-hits must be 1 or more, not {cfg.confirm_hits}")
+        self.tracker = Tracker(alpha=cfg.smoothing, confirm_hits=cfg.confirm_hits)
         self.stride = stride_policy(cfg.classify_every, live, fps)
         self.images = 0  # faces shown on still images (each image has its own tracker)
         self._frame_work: tuple[float, int, int] = (0.0, 0, 0)  # classify s, classified, faces

@@ -90,7 +90,8 @@ class Tracker:
                 self.tracks.append(t)
                 track_of[bi] = t
             t.score = scores[bi]
-            if not t.confirmed and (single or t.score >= self.sure_score
+            if not t.confirmed and (single or self.confirm_hits <= 1
+                                    or t.score >= self.sure_score
                                     or t.hits >= self.confirm_hits):
                 t.confirmed, t.id = True, self.next_id
                 self.next_id += 1
