@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -304,3 +305,27 @@ def test_profile_sets_defaults_and_explicit_flags_win():
     a = parse_args(["--profile", "pi", "--backend", "onnx", "--classify-every", "1"])
     assert (a.backend, a.classify_every, a.detect_every) == ("onnx", 1, 2)
     assert parse_args([]).backend == "onnx" and parse_args([]).classify_every is None
+
+
+@pytest.mark.parametrize("fps, strided", [(2.0, False), (5000.0, True)])
+def test_a_live_source_strides_only_when_the_machine_falls_behind(fps, strided):
+    """The real pipeline on the moving demo face, as a live source of a given frame rate:
+    at 2 FPS every frame fits its budget, at 5000 FPS (0.2 ms a frame) nothing does."""
+    from runtime.pipeline import Pipeline, RuntimeConfig
+    from runtime.sources import DemoSource
+
+    pipe = Pipeline(RuntimeConfig(show=False), live=True, fps=fps)
+    classified = []
+    try:
+        for frame in DemoSource(frames=40).frames():
+            t0 = time.perf_counter()
+            result = pipe.process(frame.image, frame.index, frame.timestamp)
+            pipe.end_frame(time.perf_counter() - t0)
+            classified += [f.predictions["emotion"].raw is not None for f in result.faces]
+    finally:
+        pipe.close()
+    assert len(classified) == 40
+    if strided:
+        assert pipe.stride.every == pipe.stride.max_every and sum(classified) < 20
+    else:
+        assert pipe.stride.every == 1 and all(classified)
