@@ -246,10 +246,11 @@ class Pipeline:
         return results
 
     def _find_faces(self, image, index: int, tile: bool) -> list[Detection]:
-        """The detector every ``detect_every`` frames (and whenever no face is tracked);
-        in between, the tracked boxes moved by optical flow."""
+        """The detector every ``detect_every`` frames (and whenever no confirmed face is
+        tracked); in between, the confirmed tracks' boxes moved by optical flow (a candidate
+        track must earn its confirmation from the detector, not from the flow)."""
         every = max(1, self.cfg.detect_every)
-        live = [t for t in self.tracker.tracks if t.missed == 0]
+        live = [t for t in self.tracker.tracks if t.missed == 0 and t.confirmed]
         if every == 1 or tile or not live or index - self.last_detect >= every:
             self.last_detect = index
             if every > 1:
