@@ -27,7 +27,8 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="auto", help="force the data format (default: detect)")
     p.add_argument("--eval", nargs="*", default=[], help="splits to report on (never selected on)")
     p.add_argument("--output", required=True, help="run folder (checkpoints, logs, model, card)")
-    p.add_argument("--model", default="edge_vgg", help="architecture: edge_vgg, mini_xception, tiny")
+    p.add_argument("--model", default="edge_vgg", help="architecture: edge_vgg, edge_vgg_slim, edge_vgg_nano, "
+                   "edge_vgg_nano_rgb, mini_xception, tiny")
     p.add_argument("--recipe", default="edge", help="recipe preset: seed, edge, smoke")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     p.add_argument("--batch-size", type=int, default=None)
@@ -42,6 +43,11 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", default=None, metavar="MODEL",
                    help="start from this trained model.keras (same architecture, input and "
                         "validation split) instead of random weights")
+    p.add_argument("--teacher", nargs="+", default=None, metavar="MODEL",
+                   help="distil from these trained models (same input, labels and validation "
+                        "split): targets mix the labels with their mean probabilities")
+    p.add_argument("--distill-weight", type=float, default=0.5,
+                   help="weight of the teachers' probabilities in the targets (0.5)")
     p.add_argument("--limit", type=int, default=None, help="use the first N training images")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all)")
     p.add_argument("--name", default="", help="model name in the card")
@@ -97,6 +103,7 @@ def build_config(a: argparse.Namespace):
         crop=a.crop or preset["crop"], data_format=a.format, labels=a.labels,
         eval_data=[str(e) for e in a.eval], seed=a.seed, limit=a.limit, name=a.name,
         init_from=str(a.init_from) if a.init_from else None,
+        teachers=[str(t) for t in a.teacher or []], distill_weight=a.distill_weight,
     )
 
 

@@ -44,6 +44,10 @@ class TrainConfig:
     seed: int = 1
     limit: int | None = None  # use only the first N training images (tests, quick looks)
     init_from: str | None = None  # warm start: a trained model.keras of the same shape and split
+    # Knowledge distillation: the training targets become (1 - w) * labels + w * the mean
+    # probabilities of these trained models (same input, labels and carved split).
+    teachers: list[str] = field(default_factory=list)
+    distill_weight: float = 0.5
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -51,6 +55,8 @@ class TrainConfig:
             raise ValueError(f"task must be emotion or gender, not {self.task!r}")
         if self.labels not in LABEL_SOURCES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must be within 0..1, not {self.distill_weight}")
         if self.crop not in DATASET_CROPS:
             raise ValueError(f"crop must be one of {', '.join(DATASET_CROPS)}")
         if not self.name:
@@ -74,6 +80,8 @@ class TrainConfig:
         d = dict(d)
         d["recipe"] = recipe_from_dict(d["recipe"])
         d["normalization"] = Normalization(**d["normalization"])
+        d.setdefault("teachers", [])  # runs saved before distillation existed
+        d.setdefault("distill_weight", 0.5)
         return cls(**d)
 
     def save(self, path: Path) -> None:

@@ -138,6 +138,9 @@ def prepare(cfg: TrainConfig) -> Prepared:
     spec = cfg.input_spec
     train = to_arrays(ds, spec, tr_idx, smoothing_soft=cfg.labels == "ferplus_soft")
     val = to_arrays(ds, spec, va_idx, smoothing_soft=cfg.labels == "ferplus_soft")
+    if cfg.teachers:
+        w = np.float32(cfg.distill_weight)
+        train.target = (1 - w) * train.target + w * teacher_probabilities(cfg, train.x)
     cw = class_weights(train.y, len(cfg.label_names), cfg.recipe.class_weight_power)
     return Prepared(train, val, cw[train.y], ds.name, ds.class_counts().tolist())
 
@@ -174,6 +177,40 @@ def warm_start_source(cfg: TrainConfig) -> tuple[Path, ModelCard]:
         raise ValueError(f"--init-from {path} cannot be continued here: it differs in "
                          + "; ".join(problems))
     return path, card
+
+
+def teacher_probabilities(cfg: TrainConfig, x: np.ndarray) -> np.ndarray:
+    """The mean probabilities of the --teacher models on the prepared training faces.
+
+    Each teacher must take this run's input and labels and have been selected on the very
+    same carved validation split: a teacher that trained on this run's validation faces
+    would pass what it learnt from them on through its targets."""
+    import keras
+
+    probs = []
+    for name in cfg.teachers:
+        path = Path(name)
+        path = path / "model.keras" if path.is_dir() else path
+        if not path.is_file():
+            raise FileNotFoundError(f"--teacher {path}: no such model; give a trained model.keras")
+        card = read_card(card_path_for(path))
+        verify_file(card, path)
+        problems = []
+        if card.input.shape != cfg.input_spec.shape or card.input.colour != cfg.colour \
+                or card.input.normalization != cfg.normalization:
+            problems.append(f"input {card.input.shape} {card.input.colour}")
+        if card.labels != cfg.label_names:
+            problems.append(f"labels {card.labels}")
+        if card.training.get("data") != cfg.data or card.training.get("split", {}).get(
+                "validation_rule") != validation_rule(cfg):
+            problems.append("training data or validation split (same --data, --seed and "
+                            "recipe val_fraction needed)")
+        if problems:
+            raise ValueError(f"--teacher {path} cannot teach this run: it differs in "
+                             + "; ".join(problems))
+        model = keras.models.load_model(path, safe_mode=True)
+        probs.append(model.predict(x, batch_size=256, verbose=0).astype(np.float32))
+    return np.mean(probs, axis=0)
 
 
 def _epoch_dataset(p: Prepared, cfg: TrainConfig, epoch: int, x_t, t_t, w_t):
@@ -404,6 +441,12 @@ def finalize(cfg: TrainConfig, p: Prepared, state: RunState) -> Path:
             "validation_accuracy": src_card.metrics.get("validation", {}).get("accuracy")}
         card.training["train_seconds_total"] = round(
             state.train_seconds + float(before.get("train_seconds") or 0.0), 1)
+    if cfg.teachers:
+        card.training["distillation"] = {
+            "weight": cfg.distill_weight,
+            "teachers": [{"model": t, "sha256": file_entry(
+                Path(t) / "model.keras" if Path(t).is_dir() else Path(t), "keras",
+                "float32").sha256} for t in cfg.teachers]}
     card.files = {path.name: file_entry(path, "keras", "float32")}
     write_card(card, out / "model.card.json")
     return path

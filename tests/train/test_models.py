@@ -46,3 +46,14 @@ def test_architectures_output_probabilities(arch, shape):
 def test_unknown_architecture_is_an_error():
     with pytest.raises(ValueError, match="unknown architecture"):
         build("resnet9000", (48, 48, 1), 7)
+
+
+@pytest.mark.parametrize("arch, shape, accurate", [
+    ("edge_vgg_nano", (48, 48, 1), "edge_vgg"),
+    ("edge_vgg_nano_rgb", (64, 64, 3), "edge_vgg_slim"),
+])
+def test_nano_tier_costs_at_most_25m_multiply_adds_a_fifth_of_its_accurate_tier(arch, shape,
+                                                                                 accurate):
+    nano = count_macs(build(arch, shape, 7))
+    assert nano <= 25_000_000
+    assert nano <= count_macs(build(accurate, shape, 7)) / 4.5

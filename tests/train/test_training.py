@@ -171,3 +171,36 @@ def test_bad_input_gives_one_line_error(args, message, tmp_path):
     assert r.returncode == 2
     assert message in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_npz, tmp_path):
+    teacher = tmp_path / "teacher"
+    assert run_train(*fit_args(emotion_npz["train"], teacher, 2)).returncode == 0
+
+    refused = tmp_path / "other_split"
+    r = run_train(*fit_args(emotion_npz["train"], refused, 1, "--teacher", str(teacher),
+                            "--seed", "7"))
+    assert r.returncode == 2 and "validation split" in r.stderr and "Traceback" not in r.stderr
+
+    import keras
+
+    from train.config import TrainConfig
+    from train.loop import prepare
+    from train.recipes import get_recipe
+
+    base = dict(task="emotion", data=[str(emotion_npz["train"])], output=str(tmp_path / "x"),
+                arch="tiny", recipe=get_recipe("smoke"))
+    plain = prepare(TrainConfig(**base))
+    taught = prepare(TrainConfig(**base, teachers=[str(teacher)], distill_weight=0.25))
+    probs = keras.models.load_model(teacher / "model.keras").predict(plain.train.x, verbose=0)
+    assert taught.train.target == pytest.approx(0.75 * plain.train.target + 0.25 * probs,
+                                                abs=1e-5)
+    assert not (taught.train.target == pytest.approx(plain.train.target, abs=1e-3))
+
+    out = tmp_path / "student"
+    r = run_train(*fit_args(emotion_npz["train"], out, 1, "--teacher", str(teacher)))
+    assert r.returncode == 0, r.stderr
+    card = json.loads((out / "model.card.json").read_text())
+    (entry,) = card["training"]["distillation"]["teachers"]
+    assert entry["sha256"] == json.loads((teacher / "model.card.json").read_text())[
+        "files"]["model.keras"]["sha256"]
