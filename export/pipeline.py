@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from export.calibration import Calibration, calibration_set
-from export.verify import ExportError, check_onnx_graph, compare, failures
+from export.verify import ExportError, check_int8_graph, check_onnx_graph, compare, failures
 from runtime.backends import Classifier, LiteRTClassifier, open_classifier
 from runtime.card import (
     ONNX_CARD_KEY,
@@ -115,9 +115,18 @@ def _convert(model, card: ModelCard, target: Target, calib: Calibration) -> byte
             from export.quantize import onnx_int8
 
             data = onnx_int8(data, calib)
-            check_onnx_graph(onnx.load_from_string(data))
+            quantized = onnx.load_from_string(data)
+            check_onnx_graph(quantized)
+            check_int8_graph(quantized)  # same answers on every CPU class, smooth output
         return data
     return convert.to_tflite(model, card, target.precision, lambda: calib.batches(1))
+
+
+def _quantization_recipe() -> dict:
+    from export.quantize import DEFAULT_RECIPE
+
+    return {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ",
+            "per_channel": True, **DEFAULT_RECIPE.to_dict()}
 
 
 def _with_embedded_card(data: bytes, card: ModelCard) -> bytes:
@@ -163,6 +172,8 @@ def export_target(model, card: ModelCard, source_sha: str, target: Target, folde
                     "format": target.format, "precision": target.precision,
                     "tools": tool_versions(),
                     "calibration": calib.source if target.precision == "int8" else None,
+                    **({"quantization": _quantization_recipe()}
+                       if target.precision == "int8" and target.format == "onnx" else {}),
                     "verification": result.checks})
         if target.format == "onnx":
             tmp.write_bytes(_with_embedded_card(data, out_card))

@@ -30,11 +30,15 @@ class Limits:
 
 # float32 must be the same model. float16 stores weights in half precision (11-bit
 # mantissa, about 5e-4 relative per weight), so it is held to the same top-1 rule and a
-# looser probability bound. int8 is judged by what users see: accuracy on held-out data.
+# looser probability bound. int8 must give the same answer as Keras on at least 98.5 % of
+# faces and cost at most 0.3 points on every split; its probabilities differ by more than
+# a float file's (up to about 0.15 measured), so they are not bounded one by one. Passing
+# here says little about other CPUs, whose int8 kernels differ: ``check_int8_graph`` refuses
+# the graphs known to answer differently elsewhere.
 LIMITS = {
     "float32": Limits(min_top1_agreement=0.999, max_abs_diff=1e-4),
     "float16": Limits(min_top1_agreement=0.995, max_abs_diff=5e-3, max_accuracy_drop=0.3),
-    "int8": Limits(max_accuracy_drop=1.0),
+    "int8": Limits(min_top1_agreement=0.985, max_accuracy_drop=0.3),
 }
 
 
@@ -98,3 +102,108 @@ def check_onnx_graph(proto) -> None:
     if foreign:
         raise ExportError(f"tf2onnx left {len(foreign)} unconverted op type(s): "
                           f"{', '.join(foreign[:5])}; the ONNX file would not run")
+
+
+# onnxruntime's x86-64 U8S8 kernels without VNNI multiply with vpmaddubsw: two uint8 x int8
+# products summed into a saturating int16. With weights within [-64, 64] the sum stays in
+# range (255 * 64 * 2 = 32640 <= 32767); with full 8-bit weights it does not, and the file
+# answers differently on AVX2-only CPUs than on the VNNI or ARM CPU that verified it.
+SAFE_U8S8_WEIGHT = 64
+COMPUTE_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm", "QLinearConv", "QLinearMatMul",
+               "ConvInteger", "MatMulInteger"}
+# Ops that pass values to the graph output without computing new ones from weights: a
+# quantized tensor behind them makes the output itself come in steps.
+PASS_THROUGH = {"Softmax", "LogSoftmax", "Identity", "Reshape", "Flatten", "Squeeze",
+                "Unsqueeze", "Transpose", "Cast", "Add", "Mul", "Sub", "Relu", "Sigmoid",
+                "Clip", "Max", "Min", "Concat"}
+
+
+def check_int8_graph(proto) -> None:
+    """Refuse an int8 ONNX graph whose answers would depend on the CPU or come in steps.
+
+    * 8-bit activations multiplied by int8 weights outside [-64, 64] (the U8S8 kernels of
+      x86-64 CPUs with AVX2 and no VNNI saturate on them; quantize with 7-bit weights);
+      uint8 weights (U8U8) do not saturate and pass;
+    * a graph output (the probabilities) or the logits before its Softmax dequantized from
+      8 bits: they would come in steps of the output scale (1/256 for a Softmax).
+    """
+    from onnx import TensorProto, numpy_helper
+
+    g = proto.graph
+    inits = {t.name: t for t in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    const = {n.output[0]: n.attribute[0].t for n in g.node
+             if n.op_type == "Constant" and n.attribute and n.attribute[0].type == 4}
+
+    def tensor(name):
+        t = inits.get(name) or const.get(name)
+        return None if t is None else numpy_helper.to_array(t)
+
+    def dtype_of(name):  # the element type of a quantized tensor, by its zero point or data
+        t = inits.get(name) or const.get(name)
+        return None if t is None else t.data_type
+
+    def quantized(name):
+        """(integer dtype, weight values or None for an activation) of a DQ-fed input."""
+        node = producer.get(name)
+        if node is None or node.op_type != "DequantizeLinear":
+            return None
+        data = tensor(node.input[0])
+        if data is not None:
+            return data.dtype, data
+        zp = node.input[2] if len(node.input) > 2 and node.input[2] else None
+        return (tensor(zp).dtype if zp and tensor(zp) is not None else np.dtype(np.uint8)), None
+
+    problems = []
+    for node in g.node:
+        if node.op_type not in COMPUTE_OPS:
+            continue
+        if node.op_type in ("QLinearConv", "QLinearMatMul"):  # x, x_scale, x_zp, w, ...
+            zx = tensor(node.input[2]) if len(node.input) > 2 else None
+            w = tensor(node.input[3])
+            ins = [((zx.dtype if zx is not None else np.dtype(np.uint8)), None)]
+            if w is not None:
+                ins.append((w.dtype, w))
+        elif node.op_type in ("ConvInteger", "MatMulInteger"):
+            ins = []
+            for i in node.input[:2]:
+                w = tensor(i)
+                ins.append((w.dtype, w) if w is not None else (np.dtype(np.uint8), None))
+        else:
+            ins = [q for q in (quantized(i) for i in node.input[:2]) if q is not None]
+        # int8 activations count too: on x86-64 onnxruntime shifts them to uint8 and runs the
+        # same U8S8 kernels (S8S8 measured at 88.7 % agreement under an emulated Haswell)
+        activation_8bit = any(w is None and d in (np.uint8, np.int8) for d, w in ins)
+        for d, w in ins:
+            if w is not None and d == np.int8 and activation_8bit:
+                worst = int(np.abs(w.astype(np.int32)).max()) if w.size else 0
+                if worst > SAFE_U8S8_WEIGHT:
+                    problems.append(f"{node.op_type} {node.name or node.output[0]} (int8 weights "
+                                    f"up to {worst})")
+    if problems:
+        raise ExportError(
+            f"int8 weights outside [-{SAFE_U8S8_WEIGHT}, {SAFE_U8S8_WEIGHT}] meet 8-bit "
+            f"activations in {len(problems)} layer(s), e.g. {problems[0]}: onnxruntime's U8S8 "
+            "kernels saturate on x86-64 CPUs with AVX2 and no VNNI, so the file would answer "
+            "differently there; quantize with 7-bit weights (reduce_range)")
+
+    for out in g.output:
+        if out.type.tensor_type.elem_type not in (TensorProto.FLOAT, TensorProto.FLOAT16,
+                                                  TensorProto.DOUBLE):
+            raise ExportError(f"graph output {out.name} is an integer tensor: probabilities "
+                              "would come in steps; keep the output in float")
+        seen, stack = set(), [out.name]
+        while stack:
+            name = stack.pop()
+            node = producer.get(name)
+            if node is None or name in seen:
+                continue
+            seen.add(name)
+            if node.op_type == "DequantizeLinear" and name not in inits \
+                    and tensor(node.input[0]) is None:  # an activation, not a weight
+                raise ExportError(
+                    f"graph output {out.name} is computed from the quantized tensor "
+                    f"{node.input[0]}: probabilities would come in steps of its scale; keep the "
+                    "Softmax and the last dense layer in float (export.quantize float_head)")
+            if node.op_type in PASS_THROUGH:
+                stack += [i for i in node.input if i]

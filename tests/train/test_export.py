@@ -171,3 +171,90 @@ def test_export_killed_midway_leaves_every_file_matching_its_card(exported, tmp_
     assert r.returncode == 0, r.stderr
     assert not list(copy.glob(".tmp-*"))  # the next export sweeps what the kill left
     assert killed_mid_write or proc.returncode == 0
+
+
+# ---- int8 that answers the same on every CPU class (issue G) ----
+
+
+def _tiny_int8(exported, emotion_npz, **recipe) -> bytes:
+    """The tiny model's float ONNX quantized by export.quantize with a changed recipe."""
+    from export.calibration import Calibration
+    from export.quantize import Int8Recipe, onnx_int8
+    from runtime.card import read_card
+    from runtime.preprocess import prepare_batch
+    from train.evaluate import load_for
+
+    card = read_card(exported / "model.card.json")
+    ds = load_for(card, str(emotion_npz["test"])).subset(np.arange(32))
+    calib = Calibration(prepare_batch(ds.images, card.input, ds.order), {})
+    return onnx_int8((exported / "model.fp32.onnx").read_bytes(), calib, Int8Recipe(**recipe))
+
+
+def test_the_shipped_int8_recipe_passes_the_graph_checks(exported):
+    import onnx
+
+    from export.verify import check_int8_graph
+
+    check_int8_graph(onnx.load(str(exported / "model.int8.onnx")))
+    card = json.loads((exported / "model.int8.onnx.card.json").read_text())
+    assert card["export"]["quantization"]["reduce_range"] is True
+    assert card["export"]["quantization"]["float_head"] is True
+
+
+def test_int8_weights_that_saturate_avx2_kernels_are_refused(exported, emotion_npz):
+    import onnx
+
+    from export.verify import ExportError, check_int8_graph
+
+    full_range = onnx.load_from_string(_tiny_int8(exported, emotion_npz, reduce_range=False))
+    with pytest.raises(ExportError, match="saturate on x86-64 CPUs with AVX2"):
+        check_int8_graph(full_range)
+    s8s8 = onnx.load_from_string(_tiny_int8(exported, emotion_npz, reduce_range=False,
+                                            activations="int8"))
+    with pytest.raises(ExportError, match="saturate"):  # x86 shifts int8 activations to uint8
+        check_int8_graph(s8s8)
+    check_int8_graph(onnx.load_from_string(_tiny_int8(exported, emotion_npz, weights="uint8",
+                                                      reduce_range=False)))  # U8U8 cannot
+
+
+def test_quantized_probabilities_are_refused(exported, emotion_npz):
+    import onnx
+
+    from export.verify import ExportError, check_int8_graph
+
+    stepped = onnx.load_from_string(_tiny_int8(exported, emotion_npz, float_head=False))
+    with pytest.raises(ExportError, match="probabilities would come in steps"):
+        check_int8_graph(stepped)
+
+
+def test_export_refuses_a_saturating_int8_graph_and_keeps_the_old_file(exported, emotion_npz,
+                                                                        monkeypatch):
+    import export.pipeline as pipeline
+    import export.quantize as quantize
+
+    before = sha(exported / "model.int8.onnx")
+    real = quantize.onnx_int8
+    monkeypatch.setattr(quantize, "onnx_int8", lambda data, calib: real(
+        data, calib, quantize.Int8Recipe(reduce_range=False)))
+    records, *_ = pipeline.export_model(exported, [str(emotion_npz["test"])],
+                                        targets=(pipeline.Target("onnx", "int8"),), calib_size=32,
+                                        log=lambda _: None)
+    assert not records[0].ok and "saturate" in records[0].error
+    assert sha(exported / "model.int8.onnx") == before
+
+
+def test_int8_below_the_agreement_or_accuracy_bound_is_refused_with_the_check_named():
+    from export.verify import LIMITS, Comparison, failures
+
+    assert LIMITS["int8"].min_top1_agreement == 0.985 and LIMITS["int8"].max_accuracy_drop == 0.3
+    ok = Comparison(n=1000, top1_agreement=0.99, max_abs_diff=0.2, accuracy=0.683,
+                    reference_accuracy=0.685)
+    assert failures("int8", ok, "fer") == []
+    low = Comparison(n=1000, top1_agreement=0.984, max_abs_diff=0.2, accuracy=0.685,
+                     reference_accuracy=0.685)
+    (msg,) = failures("int8", low, "fer")
+    assert "top-1 agrees with Keras on 98.40% of fer" in msg and "needs 98.5%" in msg
+    drop = Comparison(n=1000, top1_agreement=0.99, max_abs_diff=0.2, accuracy=0.681,
+                      reference_accuracy=0.685)
+    (msg,) = failures("int8", drop, "fer")
+    assert "0.40 points below Keras (limit 0.3)" in msg
