@@ -44,6 +44,12 @@ class Int8Recipe:
     weights: str = "int8"  # int8 | uint8
     reduce_range: bool = True  # 7-bit weights: no vpmaddubsw saturation on AVX2 without VNNI
     float_head: bool = True  # the last dense layer and the Softmax stay float
+    # The first convolution stays float: it sees the raw normalised pixels through a single
+    # input channel (0.7 M of 118 M multiply-adds for 48x48 gray, 1.6 M of 120 M for
+    # 64x64 RGB), so it costs nothing measurable, and rounding its input to 8 bits was the
+    # largest single loss: emotion agreement 98.72 -> 98.86 % on FER2013 PublicTest,
+    # detector crops of the shared clips 97.56 -> 98.03 %.
+    float_first_conv: bool = True
     method: str = "percentile"  # minmax | percentile | entropy
     percentile: float = 99.9999
 
@@ -75,6 +81,14 @@ def head_nodes(proto) -> list[str]:
     if not any(n.op_type in ("MatMul", "Gemm") for n in proto.graph.node if n.name in seen):
         raise ValueError("no dense layer found between the graph output and the network body; "
                          "cannot keep the classifier head in float")
+    return out
+
+
+def float_nodes(proto, recipe: Int8Recipe) -> list[str]:
+    """The nodes the recipe keeps in float: the classifier head, the first convolution."""
+    out = head_nodes(proto) if recipe.float_head else []
+    if recipe.float_first_conv:
+        out += [n.name for n in proto.graph.node if n.op_type == "Conv"][:1]
     return out
 
 
@@ -111,7 +125,7 @@ def onnx_int8(float_model: bytes, calibration: Calibration,
             str(pre), str(out), Reader(name), quant_format=QuantFormat.QDQ,
             activation_type=types[recipe.activations], weight_type=types[recipe.weights],
             per_channel=True, reduce_range=recipe.reduce_range,
-            nodes_to_exclude=head_nodes(proto) if recipe.float_head else None,
+            nodes_to_exclude=float_nodes(proto, recipe) or None,
             calibrate_method=methods[recipe.method],
             extra_options={"CalibPercentile": recipe.percentile,
                            "CalibTensorRangeSymmetric": False},
