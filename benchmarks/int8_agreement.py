@@ -166,8 +166,14 @@ def detect_clip_boxes(clips: list[Path], every: int = 1) -> list[tuple[np.ndarra
 def prepare_clip_faces(clf, frames: list[tuple[np.ndarray, list, list]], align: bool = True
                        ) -> Faces:
     """Detector crops through ``FaceClassifier.prepare`` (the model's own crop rule; turned
-    upright from the eye keypoints, as the runtime does unless told ``--no-align``)."""
+    upright from the eye keypoints by the runtime's rule, ``RuntimeConfig.align_min_roll``:
+    only faces tilted at least that much, unless told ``--no-align``)."""
+    from runtime.pipeline import RuntimeConfig
+
+    min_roll = RuntimeConfig().align_min_roll
+
     def prepared(frame, boxes, rolls):
+        rolls = [r if abs(r) >= min_roll else 0.0 for r in rolls]
         if align and any(rolls):
             return clf.prepare(frame, boxes, rolls=rolls).copy()
         return clf.prepare(frame, boxes).copy()
@@ -457,7 +463,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, splits in inputs.items():
             print(f"{name}: " + ", ".join(f"{s} {len(f.x)} faces" for s, f in splits.items()),
                   flush=True)
-        note = json.dumps({"clips": [c.name for c in clips], "align": a.align})
+        from runtime.pipeline import RuntimeConfig
+
+        note = json.dumps({"clips": [c.name for c in clips], "align": a.align,
+                           "align_min_roll": RuntimeConfig().align_min_roll})
 
     references = load_references(a.inputs) if a.inputs else {}
     rows, speed, made = measure(folders, inputs, tuple(a.formats), a.threads, a.timing, a.limit,
