@@ -426,9 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.card import card_path_for, read_card
     from train.datasets.base import DatasetError
 
-    folders = ([Path(m) for m in a.model] if a.model else
-               [ROOT / "trained_models" / n
-                for n in json.loads((ROOT / "trained_models/shipped.json").read_text()).values()])
+    from runtime.pipeline import shipped_models
+
+    folders = [Path(m) for m in a.model] if a.model else list(shipped_models().values())
     cards = {}
     for folder in folders:
         card = read_card(card_path_for(folder / "model.keras"))

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=float, default=0.5, help="detector confidence threshold")
     p.add_argument("--tasks", default="emotion,gender",
                    help="comma-separated: emotion, gender, or both (default)")
+    p.add_argument("--tier", choices=("accurate", "nano"), default="accurate",
+                   help="which shipped models: accurate (default) or nano (a fifth of the "
+                        "multiply-adds, for a Raspberry Pi)")
     p.add_argument("--emotion-model", type=Path, default=None,
                    help="model folder or exported file (default: the shipped model)")
     p.add_argument("--gender-model", type=Path, default=None,
@@ -65,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary-json", type=Path, default=None,
                    help="write the end-of-run summary (FPS, per-stage latency) as JSON")
     p.add_argument("--profile", choices=("laptop", "pi"), default=None,
-                   help="settings for a kind of machine (pi: TFLite int8, 2 threads, detect "
-                        "every 2nd frame); flags given explicitly win")
+                   help="settings for a kind of machine (pi: the nano models, TFLite int8, 2 "
+                        "threads, detect every 2nd frame); flags given explicitly win")
     return p
 
 
@@ -91,7 +94,7 @@ def config_from_args(a: argparse.Namespace, show: bool) -> "RuntimeConfig":
     return RuntimeConfig(
         source=a.source, fallback_to_demo=a.demo_fallback, detector=a.detector,
         min_score=a.min_score, tasks=tuple(t.strip() for t in a.tasks.split(",") if t.strip()),
-        models=models, backend=a.backend, precision=a.precision, threads=a.threads,
+        models=models, tier=a.tier, backend=a.backend, precision=a.precision, threads=a.threads,
         smoothing=a.smoothing, classify_every=a.classify_every, detect_every=a.detect_every,
         align=not a.no_align, confirm_hits=a.confirm_hits, show=show, output=a.output,
         json=a.json, per_image=a.per_image,

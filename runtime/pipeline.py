@@ -35,13 +35,24 @@ def models_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "trained_models"
 
 
-def shipped_models() -> dict[str, Path]:
-    """The model folder of each task we ship, as trained_models/shipped.json names them."""
-    root = models_dir()
-    index = root / "shipped.json"
+TIERS = ("accurate", "nano")  # the laptop default; the Raspberry Pi tier (<= 25 M MACs)
+
+
+def shipped_index() -> dict[str, dict[str, str]]:
+    """trained_models/shipped.json: tier -> task -> model folder name."""
+    index = models_dir() / "shipped.json"
     if not index.is_file():
         raise FileNotFoundError(f"{index} not found; pass --emotion-model and --gender-model")
-    return {task: root / name for task, name in json.loads(index.read_text()).items()}
+    return json.loads(index.read_text())
+
+
+def shipped_models(tier: str = "accurate") -> dict[str, Path]:
+    """The model folder of each task we ship in ``tier``."""
+    index = shipped_index()
+    if tier not in index:
+        raise ValueError(f"no {tier} tier is shipped (trained_models/shipped.json has "
+                         f"{', '.join(index)}); pass --tier {next(iter(index))} or model paths")
+    return {task: models_dir() / name for task, name in index[tier].items()}
 
 
 @dataclass
@@ -52,6 +63,7 @@ class RuntimeConfig:
     min_score: float = 0.5
     tasks: tuple[str, ...] = TASKS
     models: dict[str, Path] = field(default_factory=dict)  # task -> folder or file (default: shipped)
+    tier: str = "accurate"  # which shipped models: accurate (laptop) or nano (Raspberry Pi)
     backend: str = "onnx"  # onnx | tflite
     precision: str = "int8"  # fp32 | fp16 (tflite) | int8
     threads: int = 1  # classifier threads
@@ -151,7 +163,8 @@ class Pipeline:
             raise ValueError(f"unknown task(s) {', '.join(unknown) or '(none)'}; "
                              f"choose from {', '.join(TASKS)}")
         self.cfg = cfg
-        folders = {**(shipped_models() if set(cfg.tasks) - set(cfg.models) else {}), **cfg.models}
+        folders = {**(shipped_models(cfg.tier) if set(cfg.tasks) - set(cfg.models) else {}),
+                   **cfg.models}
         self.classifiers: dict[str, FaceClassifier] = {}
         for task in cfg.tasks:
             clf = FaceClassifier.open(model_path(folders[task], cfg.backend, cfg.precision),

@@ -1,5 +1,8 @@
 """Named sets of runtime settings for a kind of machine (``--profile``); explicit flags win.
 
+``pi`` runs the nano tier (at most 25 M multiply-adds per face and model, about a fifth of
+the accurate tier's), which a Raspberry Pi's Cortex-A cores can classify on every frame.
+
 ``pi``: a Raspberry Pi 4 or 5 (4 Cortex-A cores). TFLite int8 runs XNNPACK's ARM int8
 kernels, the most tuned path there (on this x86 machine it is already the fastest per face:
 0.63 ms against 0.70 for ONNX int8 and 1.65 for ONNX float). Two classifier threads leave
@@ -13,8 +16,8 @@ the camera, and strides only as much as its frame budget needs (runtime/stride.p
 from __future__ import annotations
 
 PROFILES: dict[str, dict[str, object]] = {
-    "pi": {"backend": "tflite", "precision": "int8", "threads": 2, "detect_every": 2,
-           "detector": "short"},
-    "laptop": {"backend": "onnx", "precision": "int8", "threads": 1, "detect_every": 1,
-               "detector": "short"},
+    "pi": {"tier": "nano", "backend": "tflite", "precision": "int8", "threads": 2,
+           "detect_every": 2, "detector": "short"},
+    "laptop": {"tier": "accurate", "backend": "onnx", "precision": "int8", "threads": 1,
+               "detect_every": 1, "detector": "short"},
 }

@@ -300,11 +300,12 @@ def test_profile_sets_defaults_and_explicit_flags_win():
     from runtime.__main__ import parse_args
 
     a = parse_args(["--profile", "pi"])
-    assert (a.backend, a.precision, a.threads, a.detect_every, a.classify_every) == (
-        "tflite", "int8", 2, 2, None)  # classification strides only when the Pi falls behind
+    assert (a.tier, a.backend, a.precision, a.threads, a.detect_every, a.classify_every) == (
+        "nano", "tflite", "int8", 2, 2, None)  # classification strides only if the Pi falls behind
     a = parse_args(["--profile", "pi", "--backend", "onnx", "--classify-every", "1"])
     assert (a.backend, a.classify_every, a.detect_every) == ("onnx", 1, 2)
     assert parse_args([]).backend == "onnx" and parse_args([]).classify_every is None
+    assert parse_args([]).tier == "accurate"
 
 
 @pytest.mark.parametrize("fps, strided", [(2.0, False), (5000.0, True)])
