@@ -15,7 +15,7 @@ EPOCHS_GENDER ?= 25
 # trained_models/shipped.json names them for the runtime and the benchmarks.
 SHIPPED_MODELS ?= $(shell $(PYTHON) -c "import json; print(' '.join('trained_models/' + m for t in json.load(open('trained_models/shipped.json')).values() for m in t.values()))")
 
-.PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed \
+.PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed train-nano \
         export run-edge bench emulate-aarch64 check-aarch64 test test-train test-runtime clean
 
 help:
@@ -44,7 +44,7 @@ $(RUNTIME_VENV)/.done: requirements/runtime.txt pyproject.toml scripts/system_li
 	$(RUNTIME_PY) scripts/fetch_assets.py
 	touch $@
 
-train: train-emotion train-gender
+train: train-emotion train-gender train-nano
 
 # Emotion: a 40-epoch cosine cycle, a 20-epoch warm restart from it (same validation split),
 # then an 8-epoch restart on the FER+ crowd-vote distributions: the third is the one we ship
@@ -74,6 +74,24 @@ train-gender: setup-train
 	  --output trained_models/gender_edge_vgg_slim
 	$(TRAIN_PY) -m train balance --model trained_models/gender_edge_vgg_slim --threads $(THREADS)
 	$(TRAIN_PY) -m train report --model trained_models/gender_edge_vgg_slim \
+	  --eval $(DATA)/gender_val.npz --threads $(THREADS)
+
+# The nano tier (--profile pi, <= 25 M multiply-adds per face): emotion distilled from the
+# shipped accurate model on the same FER+ targets; gender on all the shared data, balanced.
+train-nano: setup-train
+	$(TRAIN_PY) -m train fit --task emotion --model edge_vgg_nano --recipe edge --epochs 30 \
+	  --seed 1 --threads $(THREADS) --labels ferplus_soft \
+	  --teacher trained_models/emotion_edge_vgg_ferplus --distill-weight 0.5 \
+	  --data $(DATA)/fer2013_train_1of2.npz $(DATA)/fer2013_train_2of2.npz \
+	  --eval $(DATA)/fer2013_publictest.npz --output trained_models/emotion_edge_vgg_nano \
+	  --name emotion_edge_vgg_nano
+	$(TRAIN_PY) -m train fit --task gender --model edge_vgg_nano_rgb --recipe edge --epochs 25 \
+	  --seed 1 --threads $(THREADS) --no-report \
+	  --data $(DATA)/gender_train_1of2.npz $(DATA)/gender_train_2of2.npz \
+	  --eval $(DATA)/gender_val.npz --output trained_models/gender_edge_vgg_nano \
+	  --name gender_edge_vgg_nano
+	$(TRAIN_PY) -m train balance --model trained_models/gender_edge_vgg_nano --threads $(THREADS)
+	$(TRAIN_PY) -m train report --model trained_models/gender_edge_vgg_nano \
 	  --eval $(DATA)/gender_val.npz --threads $(THREADS)
 
 # The reference demo's architecture and recipe, for a like-for-like comparison.
