@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,20 +25,12 @@ from runtime.pipeline import models_dir, shipped_index
 PAD = {"emotion": 80, "gender": 0}  # pipeline_dev's emotion photos need a border (its README)
 
 
-def int8_ms_per_face(path: Path, repeats: int = 300) -> float:
-    """Median of single-face calls, one thread: what the runtime pays per tracked face."""
-    from runtime.backends import open_classifier
+def int8_ms_per_face(path: Path) -> float:
+    """One face, one thread, median of 300 calls (``runtime.backends.single_face_ms``)."""
+    from runtime.backends import open_classifier, single_face_ms
 
     clf = open_classifier(path, threads=1)
-    x = np.zeros((1, *clf.input_shape), np.float32)
-    for _ in range(20):
-        clf.predict(x)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        clf.predict(x)
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+    return single_face_ms(clf, np.zeros(clf.input_shape, np.float32), repeats=300)
 
 
 def row(folder: Path, tiers: dict[str, str], pipeline_dev: Path | None) -> dict:

@@ -9,8 +9,6 @@ interrupted run leaves the previous good file and card exactly as they were.
 from __future__ import annotations
 
 import os
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,7 +17,7 @@ import numpy as np
 
 from export.calibration import Calibration, calibration_set
 from export.verify import ExportError, check_int8_graph, check_onnx_graph, compare, failures
-from runtime.backends import Classifier, LiteRTClassifier, open_classifier
+from runtime.backends import LiteRTClassifier, open_classifier, single_face_ms
 from runtime.card import (
     ONNX_CARD_KEY,
     ModelCard,
@@ -71,19 +69,6 @@ class Exported:
         return {"file": self.path.name, "format": self.target.format,
                 "precision": self.target.precision, "ok": self.ok, "size": self.size,
                 "checks": self.checks, "latency_ms_1_thread": self.latency_ms, "error": self.error}
-
-
-def per_face_latency_ms(clf: Classifier, face: np.ndarray, repeats: int = 200) -> float:
-    """Median time of one single-face call: what the runtime pays per tracked face."""
-    x = face[None].astype(np.float32)
-    for _ in range(10):
-        clf.predict(x)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        clf.predict(x)
-        times.append(time.perf_counter() - t0)
-    return round(1000 * statistics.median(times), 4)
 
 
 def tool_versions() -> dict:
@@ -183,7 +168,7 @@ def export_target(model, card: ModelCard, source_sha: str, target: Target, folde
                                   predict(clf.predict, card, probe)):
                 raise ExportError("embedding the card changed the model's outputs")
             clf = again
-        result.latency_ms = per_face_latency_ms(clf, calib.x[0]) if len(calib.x) else None
+        result.latency_ms = single_face_ms(clf, calib.x[0]) if len(calib.x) else None
         entry = file_entry(tmp, target.format, target.precision, **extra)
         out_card.files = {final.name: entry}
         os.replace(tmp, final)

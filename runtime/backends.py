@@ -135,6 +135,23 @@ class LiteRTClassifier:
         return self.output_q.dequantize(y) if self.output_q.is_integer else y.astype(np.float32)
 
 
+def single_face_ms(clf: Classifier, face: np.ndarray, repeats: int = 200) -> float:
+    """Median time of one single-face call (``face`` shaped (H, W, C)): what the runtime pays
+    per tracked face. Export reports and the frontier table both time files this way."""
+    import statistics
+    import time
+
+    x = np.ascontiguousarray(face[None], np.float32)
+    for _ in range(10):
+        clf.predict(x)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        clf.predict(x)
+        times.append(time.perf_counter() - t0)
+    return round(1000 * statistics.median(times), 4)
+
+
 def open_classifier(path: Path, threads: int = 1) -> Classifier:
     """Pick the engine from the file extension."""
     path = Path(path)

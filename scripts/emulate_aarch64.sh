@@ -18,21 +18,10 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap
-# qemu 7.2 (Bookworm's) crashes loading onnxruntime 1.32's aarch64 build; qemu 10 (Trixie's
-# static qemu-user) runs it. Take that one binary from the Debian archive, register it with
-# binfmt_misc (flag F: opened now, so it also works inside the chroot) and restore on exit.
-QEMU=$(pwd)/.cache/qemu/qemu-aarch64
-if [ ! -x "$QEMU" ]; then
-  mkdir -p .cache/qemu && tmp=$(mktemp -d)
-  echo "deb http://deb.debian.org/debian trixie main" > /etc/apt/sources.list.d/edge-face-trixie.list
-  printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/edge-face-trixie
-  apt-get update -q >/dev/null
-  (cd "$tmp" && apt-get download -q qemu-user/trixie >/dev/null 2>&1)
-  rm -f /etc/apt/sources.list.d/edge-face-trixie.list /etc/apt/preferences.d/edge-face-trixie
-  apt-get update -q >/dev/null
-  dpkg-deb -x "$tmp"/qemu-user_*.deb "$tmp/x" && cp "$tmp/x/usr/bin/qemu-aarch64" "$QEMU"
-  rm -rf "$tmp"
-fi
+# qemu 10 from Debian Trixie (scripts/qemu_trixie.sh), registered with binfmt_misc (flag F:
+# opened now, so it also works inside the chroot) and restored on exit.
+source scripts/qemu_trixie.sh
+QEMU=$(pwd)/$(qemu_from_trixie qemu-aarch64)
 BINFMT=/proc/sys/fs/binfmt_misc
 [ -e $BINFMT/register ] || mount binfmt_misc -t binfmt_misc $BINFMT
 for other in qemu-aarch64; do [ -e $BINFMT/$other ] && echo 0 > $BINFMT/$other; done
