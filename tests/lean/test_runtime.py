@@ -330,3 +330,21 @@ def test_a_live_source_strides_only_when_the_machine_falls_behind(fps, strided):
         assert pipe.stride.every == pipe.stride.max_every and sum(classified) < 20
     else:
         assert pipe.stride.every == 1 and all(classified)
+
+
+def test_the_pi_profile_runs_the_nano_tier(tmp_path):
+    from runtime.__main__ import config_from_args, parse_args
+    from runtime.pipeline import Pipeline, shipped_index
+
+    cfg = config_from_args(parse_args(["--profile", "pi"]), show=False)
+    pipe = Pipeline(cfg)
+    try:
+        names = {task: clf.card.name for task, clf in pipe.classifiers.items()}
+        assert names == shipped_index()["nano"]
+        assert all(clf.card.architecture["macs"] <= 25_000_000 for clf in pipe.classifiers.values())
+    finally:
+        pipe.close()
+    out = tmp_path / "pi.jsonl"
+    r = run_runtime("--source", "demo", "--max-frames", "10", "--profile", "pi", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    assert len(records(out)) == 10 and all("emotion" in x and "gender" in x for x in records(out))
