@@ -322,7 +322,8 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
         if cfg.per_image and not source.still:
             raise ValueError(f"--per-image needs an image or a folder of images as --source, "
                              f"not {source.name}")
-        per_image = stack.enter_context(PerImageSink(cfg.per_image)) if cfg.per_image else None
+        per_image = (stack.enter_context(PerImageSink(cfg.per_image, cfg.tasks))
+                     if cfg.per_image else None)
         tile = source.still if cfg.tile is None else cfg.tile
         frames = faces = 0
         fps = 0.0

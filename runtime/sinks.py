@@ -81,8 +81,8 @@ class PerImageSink:
     with the faces' boxes and labels as ';'-separated lists (pandas and spreadsheets read
     it). Written whole, through a temporary file, when the run ends (also on Ctrl-C)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path, tasks: tuple[str, ...] = ("emotion", "gender")) -> None:
+        self.path, self.tasks = Path(path), tuple(tasks)
         if self.path.suffix.lower() not in (".csv", ".json"):
             raise SinkError(f"--per-image {self.path}: name a .csv or .json file")
         if not self.path.parent.is_dir():
@@ -94,8 +94,7 @@ class PerImageSink:
             self.rows.append(result.image_row())
 
     def _csv(self) -> bytes:
-        tasks = sorted({t for r in self.rows for f in r["faces"] for t in f
-                        if isinstance(f[t], dict)})
+        tasks = self.tasks  # the columns, even when no image had a face
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
         w.writerow(["file", "faces", "boxes", *[c for t in tasks for c in (t, f"{t}_confidence")]])
