@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -169,11 +168,12 @@ def prepare_clip_faces(clf, frames: list[tuple[np.ndarray, list, list]], align: 
     upright from the eye keypoints by the runtime's rule, ``RuntimeConfig.align_min_roll``:
     only faces tilted at least that much, unless told ``--no-align``)."""
     from runtime.pipeline import RuntimeConfig
+    from runtime.preprocess import applied_rolls
 
     min_roll = RuntimeConfig().align_min_roll
 
     def prepared(frame, boxes, rolls):
-        rolls = [r if abs(r) >= min_roll else 0.0 for r in rolls]
+        rolls = applied_rolls(rolls, min_roll)
         if align and any(rolls):
             return clf.prepare(frame, boxes, rolls=rolls).copy()
         return clf.prepare(frame, boxes).copy()
@@ -270,18 +270,6 @@ def compare(ref: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> dict:
     return row
 
 
-def per_face_ms(clf, face: np.ndarray, repeats: int = 300) -> float:
-    x = face[None].astype(np.float32)
-    for _ in range(20):
-        clf.engine.predict(x)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        clf.engine.predict(x)
-        times.append(time.perf_counter() - t0)
-    return round(1000 * statistics.median(times), 4)
-
-
 def measure(folders: list[Path], inputs: dict[str, dict[str, Faces]], formats: tuple[str, ...],
             threads: int = 1, timing: bool = True, limit: int | None = None,
             references: dict[str, np.ndarray] | None = None, check_fp32: int = 16,
@@ -292,6 +280,7 @@ def measure(folders: list[Path], inputs: dict[str, dict[str, Faces]], formats: t
     ``references`` (from ``--save-inputs``) stand in for the float32 file when they were
     made by a file with the same checksum; the float32 file still runs on the first
     ``check_fp32`` faces and the row records how far it is from them."""
+    from runtime.backends import single_face_ms
     from runtime.card import sha256_of
     from runtime.classifier import FaceClassifier
 
@@ -335,7 +324,8 @@ def measure(folders: list[Path], inputs: dict[str, dict[str, Faces]], formats: t
             if timing:
                 face = next(iter(inputs[a.card.name].values())).x[0]
                 speed.append({"model": a.card.name, "format": fmt,
-                              "fp32_ms": per_face_ms(a, face), "int8_ms": per_face_ms(b, face)})
+                              "fp32_ms": single_face_ms(a.engine, face, 300),
+                              "int8_ms": single_face_ms(b.engine, face, 300)})
                 log(f"  {a.card.name} {fmt}: {speed[-1]['fp32_ms']:.3f} ms fp32, "
                     f"{speed[-1]['int8_ms']:.3f} ms int8 per face, {threads} thread(s)")
     return rows, speed, made

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.cli import OneLineParser
+from runtime.profiles import PROFILES, TIERS
 
 if TYPE_CHECKING:
     from runtime.pipeline import RuntimeConfig
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=float, default=0.5, help="detector confidence threshold")
     p.add_argument("--tasks", default="emotion,gender",
                    help="comma-separated: emotion, gender, or both (default)")
-    p.add_argument("--tier", choices=("accurate", "nano"), default="accurate",
+    p.add_argument("--tier", choices=TIERS, default="accurate",
                    help="which shipped models: accurate (default) or nano (a fifth of the "
                         "multiply-adds, for a Raspberry Pi)")
     p.add_argument("--emotion-model", type=Path, default=None,
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also search image tiles for small faces (auto: on for still images)")
     p.add_argument("--summary-json", type=Path, default=None,
                    help="write the end-of-run summary (FPS, per-stage latency) as JSON")
-    p.add_argument("--profile", choices=("laptop", "pi"), default=None,
+    p.add_argument("--profile", choices=tuple(PROFILES), default=None,
                    help="settings for a kind of machine (pi: the nano models, TFLite int8, 2 "
                         "threads, detect every 2nd frame); flags given explicitly win")
     return p
@@ -75,8 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """A profile only changes the defaults, so any flag on the command line overrides it."""
-    from runtime.profiles import PROFILES
-
     parser = build_parser()
     first = parser.parse_args(argv)
     if first.profile:

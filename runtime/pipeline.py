@@ -19,6 +19,7 @@ from runtime.classifier import FaceClassifier, model_path
 from runtime.detector import Detection, FaceDetector
 from runtime.motion import BoxFlow
 from runtime.overlay import draw
+from runtime.preprocess import applied_rolls
 from runtime.records import FaceResult, FrameResult, Prediction
 from runtime.sinks import JsonLinesSink, PerImageSink, VideoSink, WindowSink
 from runtime.sources import Source, open_source
@@ -33,9 +34,6 @@ def models_dir() -> Path:
     """trained_models/ of this checkout, or $EDGE_FACE_MODELS."""
     env = os.environ.get("EDGE_FACE_MODELS")
     return Path(env) if env else Path(__file__).resolve().parents[1] / "trained_models"
-
-
-TIERS = ("accurate", "nano")  # the laptop default; the Raspberry Pi tier (<= 25 M MACs)
 
 
 def shipped_index() -> dict[str, dict[str, str]]:
@@ -244,7 +242,7 @@ class Pipeline:
         releases the GIL), so two models cost about one on a machine with two free cores."""
         t0 = time.perf_counter()
         boxes = [d.box for d in dets]
-        rolls = ([d.roll if abs(d.roll) >= self.cfg.align_min_roll else 0.0 for d in dets]
+        rolls = (applied_rolls([d.roll for d in dets], self.cfg.align_min_roll)
                  if self.cfg.align else None)
         batches = {task: clf.prepare(image, boxes, rolls=rolls)
                    for task, clf in self.classifiers.items()}

@@ -135,6 +135,12 @@ def crop(image: np.ndarray, box: Box) -> np.ndarray:
     return inner
 
 
+def applied_rolls(rolls: list[float], min_roll: float) -> list[float]:
+    """The rolls worth turning a face by: those of at least ``min_roll`` degrees; smaller
+    ones are within the keypoints' noise and become 0 (the plain crop)."""
+    return [r if abs(r) >= min_roll else 0.0 for r in rolls]
+
+
 def upright_crop(image: np.ndarray, face: Box, rule: CropRule, roll: float) -> np.ndarray:
     """The crop of ``face`` (by ``rule``) from the image rotated by ``roll`` degrees about the
     face centre, so a tilted head comes out upright as the training faces are. The crop box

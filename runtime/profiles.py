@@ -15,6 +15,8 @@ the camera, and strides only as much as its frame budget needs (runtime/stride.p
 
 from __future__ import annotations
 
+TIERS = ("accurate", "nano")  # trained_models/shipped.json's tiers: laptop default, Raspberry Pi
+
 PROFILES: dict[str, dict[str, object]] = {
     "pi": {"tier": "nano", "backend": "tflite", "precision": "int8", "threads": 2,
            "detect_every": 2, "detector": "short"},
