@@ -7,9 +7,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -283,24 +283,36 @@ class Pipeline:
 
 
 class StopRequested(Exception):
-    """SIGTERM, turned into an exception so the frame loop unwinds like on Ctrl-C."""
+    """Ctrl-C or SIGTERM while the loop waits for a frame; the reason is the message."""
 
 
-@contextmanager
-def stop_on_sigterm() -> Iterator[None]:
-    """While running, SIGTERM stops the loop as Ctrl-C does (only the main thread may set it)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class StopSignals:
+    """Ctrl-C (SIGINT) and SIGTERM stop the frame loop. While a frame is being worked on
+    (``busy``) the signal only records its reason and the loop stops after that frame: an
+    exception raised inside a native call (MediaPipe building its image) leaves a half-made
+    object whose finaliser prints a traceback. While the loop waits for a frame (a camera or
+    a silent stream) it stops at once."""
 
-    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
-        raise StopRequested()
+    REASONS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.reason = ""
+        self.busy = False
+        self._previous: dict[int, object] = {}
+
+    def _handler(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        self.reason = self.REASONS[signum]
+        if not self.busy:
+            raise StopRequested(self.reason)
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():  # only it may set handlers
+            self._previous = {s: signal.signal(s, self._handler) for s in self.REASONS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, previous in self._previous.items():
+            signal.signal(s, previous)
 
 
 def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
@@ -329,13 +341,14 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
         start = time.perf_counter()
         frame_iter = iter(source.frames())
         try:
-            with stop_on_sigterm():
+            with StopSignals() as signals:
                 while cfg.max_frames is None or frames < cfg.max_frames:
                     t0 = time.perf_counter()
                     frame = next(frame_iter, None)
                     if frame is None:
                         break
                     t1 = time.perf_counter()
+                    signals.busy = True
                     result = pipe.process(frame.image, frame.index, frame.timestamp, tile,
                                           still=source.still, file=frame.file)
                     result.fps = fps
@@ -350,6 +363,7 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                     if video:
                         video.write(frame.image)
                     keep_going = window.show(frame.image) if window else True
+                    signals.busy = False
                     t4 = time.perf_counter()
                     pipe.times.add("read", t1 - t0)
                     pipe.times.add("draw", t3 - t2)
@@ -359,12 +373,13 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                     faces += len(result.faces)
                     dt = t4 - t0
                     fps = 1 / dt if fps == 0 else 0.9 * fps + 0.1 / max(dt, 1e-6)
-                    if not keep_going:
+                    if not keep_going or signals.reason:
                         break
-        except KeyboardInterrupt:
+            stopped = signals.reason
+        except StopRequested as e:
+            stopped = str(e)
+        except KeyboardInterrupt:  # off the main thread, no handler of ours
             stopped = "interrupted (Ctrl-C)"
-        except StopRequested:
-            stopped = "terminated (SIGTERM)"
         if source.note:
             log(source.note)
         seconds = time.perf_counter() - start
