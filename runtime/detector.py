@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from runtime.preprocess import Box
-from runtime.quiet import native_banners_filtered
+from runtime.quiet import NativeNoiseFilter
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 VARIANTS = {  # name -> (asset file, network input side)
@@ -126,25 +126,21 @@ class FaceDetector:
             base_options=BaseOptions(model_asset_path=str(path)),
             running_mode=vision.RunningMode.IMAGE, min_detection_confidence=min_score)
         self._detector = None
+        self._quiet = NativeNoiseFilter()
         try:
-            with native_banners_filtered():
+            with self._quiet.active():
                 self._detector = vision.FaceDetector.create_from_options(options)
         except (RuntimeError, ValueError) as e:
             raise DetectorError(f"MediaPipe cannot start the {variant}-range detector: {e}") from e
         self._rgb: np.ndarray | None = None
-        self._quiet_calls = False  # True once calls no longer print (fd juggling skipped)
 
     def _run(self, rgb: np.ndarray, dx: int = 0, dy: int = 0, min_score: float = 0.0
              ) -> list[Detection]:
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        if self._quiet_calls:  # the first call logs its set-up; the full-range model warns
-            result = self._detector.detect(image)  # about sparsity on every call
-        else:
-            with native_banners_filtered():
-                result = self._detector.detect(image)
-            self._quiet_calls = self.variant == "short"
+        with self._quiet.active():  # set-up lines, sparsity and alignment warnings, any call
+            result = self._detector.detect(image)
         h, w = rgb.shape[:2]
         out = []
         for d in result.detections:
@@ -176,9 +172,10 @@ class FaceDetector:
 
     def close(self) -> None:
         if self._detector is not None:
-            with native_banners_filtered():
+            with self._quiet.active():
                 self._detector.close()
             self._detector = None
+            self._quiet.close()
 
     def __enter__(self) -> "FaceDetector":
         return self
