@@ -10,6 +10,7 @@ from pathlib import Path
 
 from runtime.cli import OneLineParser, one_line_errors
 from runtime.preprocess import Normalization
+from train.config import LABEL_SOURCES
 
 PRESETS = {
     # task defaults: input size, colour, crop framing of the data the models learn from
@@ -36,7 +37,7 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--colour", choices=("gray", "rgb"), default=None)
     p.add_argument("--crop", default=None, help="framing of the training faces (fer2013, "
                    "utkface, imdb_wiki, generic)")
-    p.add_argument("--labels", default="fer", choices=("fer", "ferplus_majority", "ferplus_soft"))
+    p.add_argument("--labels", default="fer", choices=LABEL_SOURCES)
     p.add_argument("--norm-scale", type=float, default=None)
     p.add_argument("--norm-offset", type=float, default=None)
     p.add_argument("--seed", type=int, default=1)

@@ -10,7 +10,9 @@ from runtime.card import EMOTION_LABELS, GENDER_LABELS
 from runtime.preprocess import CropRule, InputSpec, Normalization
 from train.recipes import Recipe, get_recipe, recipe_from_dict
 
-LABEL_SOURCES = ("fer", "ferplus_majority", "ferplus_soft")
+LABEL_SOURCES = ("fer", "ferplus_majority", "ferplus_soft", "fer_ferplus_mix")
+# Label sources whose training target is a distribution rather than one class.
+SOFT_LABEL_SOURCES = ("ferplus_soft", "fer_ferplus_mix")
 
 # How the training images frame a face, relative to a detector box. A first
 # estimate from how each dataset was cropped; the runtime issue calibrates them
@@ -39,7 +41,7 @@ class TrainConfig:
     normalization: Normalization = field(default_factory=Normalization.minus_one_to_one)
     crop: str = "fer2013"  # key of DATASET_CROPS
     data_format: str = "auto"
-    labels: str = "fer"  # for FER data: fer | ferplus_majority | ferplus_soft
+    labels: str = "fer"  # for FER data: one of LABEL_SOURCES
     eval_data: list[str] = field(default_factory=list)  # reported splits, never used for selection
     seed: int = 1
     limit: int | None = None  # use only the first N training images (tests, quick looks)

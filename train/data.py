@@ -71,11 +71,19 @@ def _mixed_order(parts: list[FaceDataset]) -> str:
 
 
 def select_labels(ds: FaceDataset, source: str) -> FaceDataset:
-    """Apply the label source: FER2013's own labels, or FER+ majority / vote distributions."""
+    """Apply the label source: FER2013's own labels, FER+ majority / vote distributions, or
+    ``fer_ferplus_mix``: every FER2013 image with its own label, the target half its one-hot
+    label and half its FER+ vote distribution (one-hot alone where it has no usable vote)."""
     if source == "fer":
         return ds
     if ds.soft is None:
         raise DatasetError(f"{ds.name} has no FER+ votes; use --labels fer")
+    if source == "fer_ferplus_mix":
+        out = ds.subset(np.arange(len(ds)))
+        onehot = np.eye(len(ds.label_names), dtype=np.float32)[ds.labels]
+        voted = ds.soft.sum(axis=1, keepdims=True) > 0
+        out.soft = np.where(voted, 0.5 * onehot + 0.5 * ds.soft, onehot).astype(np.float32)
+        return out
     maj = majority(ds.soft)
     keep = np.flatnonzero(maj >= 0)
     out = ds.subset(keep)

@@ -35,7 +35,7 @@ from runtime.card import (
     verify_file,
     write_card,
 )
-from train.config import TrainConfig
+from train.config import SOFT_LABEL_SOURCES, TrainConfig
 from train.data import (
     Arrays,
     class_weights,
@@ -136,8 +136,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
         ds = ds.subset(np.arange(min(cfg.limit, len(ds))))
     tr_idx, va_idx = stratified_split(ds.labels, cfg.recipe.val_fraction, cfg.seed)
     spec = cfg.input_spec
-    train = to_arrays(ds, spec, tr_idx, smoothing_soft=cfg.labels == "ferplus_soft")
-    val = to_arrays(ds, spec, va_idx, smoothing_soft=cfg.labels == "ferplus_soft")
+    train = to_arrays(ds, spec, tr_idx, smoothing_soft=cfg.labels in SOFT_LABEL_SOURCES)
+    val = to_arrays(ds, spec, va_idx, smoothing_soft=cfg.labels in SOFT_LABEL_SOURCES)
     if cfg.teachers:
         w = np.float32(cfg.distill_weight)
         train.target = (1 - w) * train.target + w * teacher_probabilities(cfg, train.x)
