@@ -46,6 +46,11 @@ def machine() -> dict:
             "libraries": libs}
 
 
+# Only a full run may update the committed figures; a quick run is a smoke test.
+COMMITTED = ROOT / "benchmarks" / "results" / "bench.json"
+QUICK = ROOT / ".cache" / "bench-quick" / "bench.json"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = OneLineParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--source", default=None,
@@ -61,7 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="the reference demo's models (default: ../shared/anchors when present)")
     p.add_argument("--reference-python", default=str(ROOT / ".venv-train" / "bin" / "python"),
                    help="a Python with Keras to run the reference models")
-    p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "bench.json")
+    p.add_argument("--json", type=Path, default=None,
+                   help=f"where the figures go (default: {COMMITTED.relative_to(ROOT)}, the "
+                        f"committed figures, for a full run; {QUICK.relative_to(ROOT)} for --quick)")
     p.add_argument("--output", type=Path, default=None,
                    help="folder for bench.md and bench.png (default: beside --json)")
     p.add_argument("--results", type=Path, default=None,
@@ -130,8 +137,13 @@ def main(argv: list[str] | None = None) -> int:
                 if (shared_dir() / "data" / f).is_file()]
     else:
         data = a.data
+    accuracy_skipped = None
     if a.quick and a.data is None:
         data = []
+        accuracy_skipped = "--quick skips accuracy on purpose (pass --data FILES to score)"
+    elif not data:
+        accuracy_skipped = ("no evaluation data: pass --data FILES, or put the shared data in "
+                            f"{shared_dir() / 'data'}")
     try:
         decoded = decoded_frames(a.source, n) if a.source else None
         cache: dict[tuple, FrameSet] = {}
@@ -173,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         "models": {k: str(v) for k, v in models.items()},
         "speed": speed, "strides": strides, "accuracy": accuracy, "reference": reference,
     }
+    if accuracy_skipped:
+        result["accuracy_skipped"] = accuracy_skipped
     if decoded is not None and decoded.decode_ms:
         import numpy as np
 
@@ -185,17 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     if ref_speed:
         result["targets"].update(reference_fps=ref_speed["fps"],
                                  fps_ratio=round(ours["fps"] / ref_speed["fps"], 2))
-    out_dir = a.output or a.json.parent
+    json_path = a.json or (QUICK if a.quick else COMMITTED)
+    out_dir = a.output or json_path.parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    a.json.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(a.json, (json.dumps(result, indent=2) + "\n").encode())
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(json_path, (json.dumps(result, indent=2) + "\n").encode())
     text = markdown(result)
     atomic_write_bytes(out_dir / "bench.md", text.encode())
     has_chart = chart(result, out_dir / "bench.png")
     if a.results:
         replace_section(a.results, "bench", text)
     print(text)
-    print(f"written: {a.json}, {out_dir / 'bench.md'}"
+    print(f"written: {json_path}, {out_dir / 'bench.md'}"
           + (f", {out_dir / 'bench.png'}" if has_chart else " (no chart: matplotlib missing)"),
           file=sys.stderr)
     return 0

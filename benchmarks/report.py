@@ -81,7 +81,8 @@ def accuracy_table(result: dict) -> list[str]:
     rows = result.get("accuracy", [])
     ref = result.get("reference", {}).get("accuracy", {})
     if not rows and not ref:
-        return ["Accuracy: no evaluation data given (pass --data, or put the shared data in place)."]
+        why = result.get("accuracy_skipped", "no evaluation data given (pass --data FILES)")
+        return [f"Accuracy: skipped: {why}."]
     lines = ["| model | file | split | n | accuracy | balanced | woman / man | adults |",
              "|---|---|---|---:|---:|---:|---|---:|"]
 

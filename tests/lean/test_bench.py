@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +17,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
-    out = tmp_path / "bench.json"
+    """A quick run writes its own folder, never the committed figures, and says why it
+    scored no accuracy."""
+    from benchmarks.__main__ import COMMITTED, QUICK
+
+    committed = {p.name: p.read_bytes() for p in COMMITTED.parent.glob("bench.*")}
     r = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--threads", "1,2",
-                        "--reference", str(tmp_path / "no_anchors"), "--json", str(out)],
+                        "--reference", str(tmp_path / "no_anchors")],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
+    assert {p.name: p.read_bytes() for p in COMMITTED.parent.glob("bench.*")} == committed
+    out = tmp_path / "bench.json"
+    for p in QUICK.parent.glob("bench.*"):
+        shutil.copy(p, tmp_path / p.name)
     res = json.loads(out.read_text())
     assert res["schema"] == 1 and res["machine"]["cores"] >= 1 and res["machine"]["libraries"]
     settings = [row["setting"] for row in res["speed"]]
@@ -48,6 +57,7 @@ def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
     assert "no_anchors" in res["reference"]["skipped"] and "fps_ratio" not in res["targets"]
     md = (tmp_path / "bench.md").read_text()
     assert "Reference pipeline: skipped" in md and "| onnx int8, 1 thr, 1 face(s)" in md
+    assert "--quick skips accuracy on purpose" in md and "put the shared data" not in md
     strided = next(row for row in res["speed"] if row["setting"]["classify_every"] == 3)
     assert strided["stages"]["emotion"]["mean_ms"] < base["stages"]["emotion"]["mean_ms"] / 2
     assert (tmp_path / "bench.png").stat().st_size > 5000
