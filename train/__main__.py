@@ -10,7 +10,8 @@ from pathlib import Path
 
 from runtime.cli import OneLineParser, one_line_errors
 from runtime.preprocess import Normalization
-from train.config import LABEL_SOURCES
+from train.config import DATASET_CROPS, LABEL_SOURCES
+from train.recipes import RECIPES
 
 PRESETS = {
     # task defaults: input size, colour, crop framing of the data the models learn from
@@ -20,6 +21,8 @@ PRESETS = {
 
 
 def _fit_parser(sub: argparse._SubParsersAction) -> None:
+    from train.models import ARCHITECTURES  # imports Keras: main() has set TensorFlow up
+
     p = sub.add_parser("fit", help="train a model (resumes the run in --output if there is one)")
     p.add_argument("--task", required=True, choices=("emotion", "gender"))
     p.add_argument("--data", required=True, nargs="+",
@@ -28,15 +31,16 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="auto", help="force the data format (default: detect)")
     p.add_argument("--eval", nargs="*", default=[], help="splits to report on (never selected on)")
     p.add_argument("--output", required=True, help="run folder (checkpoints, logs, model, card)")
-    p.add_argument("--model", default="edge_vgg", help="architecture: edge_vgg, edge_vgg_slim, edge_vgg_nano, "
-                   "edge_vgg_nano_rgb, mini_xception, tiny")
-    p.add_argument("--recipe", default="edge", help="recipe preset: seed, edge, smoke")
+    p.add_argument("--model", default="edge_vgg", choices=list(ARCHITECTURES),
+                   help="architecture (default: edge_vgg)")
+    p.add_argument("--recipe", default="edge", choices=list(RECIPES),
+                   help="recipe preset (default: edge)")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--size", type=int, default=None, help="input side in pixels (task default)")
     p.add_argument("--colour", choices=("gray", "rgb"), default=None)
-    p.add_argument("--crop", default=None, help="framing of the training faces (fer2013, "
-                   "utkface, imdb_wiki, generic)")
+    p.add_argument("--crop", default=None, choices=list(DATASET_CROPS),
+                   help="framing of the training faces (default: the task's dataset)")
     p.add_argument("--labels", default="fer", choices=LABEL_SOURCES)
     p.add_argument("--norm-scale", type=float, default=None)
     p.add_argument("--norm-offset", type=float, default=None)
@@ -60,12 +64,16 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _eval_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="score a trained model on a dataset; prints JSON")
-    p.add_argument("--model", required=True, help="a .keras model with its .card.json beside it")
+    p = sub.add_parser("evaluate", help="score a trained or exported model on datasets; "
+                                        "prints JSON")
+    p.add_argument("--model", required=True,
+                   help="a run folder, its model.keras, or an exported model.*.onnx / .tflite "
+                        "(scored on the runtime's engines), with its .card.json beside it")
     p.add_argument("--data", required=True, nargs="+", help="datasets (.npz or any loader format)")
     p.add_argument("--format", default="auto")
     p.add_argument("--json", default=None, help="also write the JSON to this file")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _report_parser(sub: argparse._SubParsersAction) -> None:
@@ -109,6 +117,9 @@ def build_config(a: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from train.tfenv import import_tensorflow
+
+    import_tensorflow()  # before the parser: it lists the architectures, which import Keras
     parser = OneLineParser(prog="python -m train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _fit_parser(sub)
@@ -117,14 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     _results_parser(sub)
     _balance_parser(sub)
     a = parser.parse_args(argv)
-    from train.tfenv import import_tensorflow
-
-    import_tensorflow()
+    from runtime.backends import BackendError
     from runtime.card import CardError
     from train.datasets.base import DatasetError
     from train.loop import ResumeMismatch
 
-    errors = (DatasetError, CardError, ResumeMismatch, ValueError, FileNotFoundError)
+    errors = (DatasetError, CardError, BackendError, ResumeMismatch, ValueError,
+              FileNotFoundError)
     with one_line_errors(errors, "interrupted: the last finished epoch is saved; run the same "
                                  "command to resume"):
         if a.command == "fit":
@@ -151,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             from train.loop import configure_threads
 
             configure_threads(a.threads)
-            result = {d: evaluate_model(Path(a.model), d, a.format) for d in a.data}
+            result = evaluate_model(Path(a.model), a.data, a.format, a.threads,
+                                    progress=not a.quiet)
             text = json.dumps(result, indent=2)
             print(text)
             if a.json:

@@ -1,4 +1,6 @@
-"""Score a trained Keras model on any dataset, through its card's preprocessing."""
+"""Score a trained model, Keras or any exported file, on any dataset, through its card's
+preprocessing: exported files run on the runtime's own engines, so the figure is the
+runtime's."""
 
 from __future__ import annotations
 
@@ -46,9 +48,32 @@ def load_keras_model(path: Path):
 
 
 Forward = Callable[[np.ndarray], np.ndarray]  # normalised batch -> probabilities
+EXPORTED = (".onnx", ".tflite")
 
 
-def predict(forward: Forward, card: ModelCard, ds: FaceDataset, batch: int = 512) -> np.ndarray:
+def open_forward(model: Path, threads: int = 0) -> tuple[Forward, ModelCard]:
+    """Any model the project makes, as a batch -> probabilities function and its card: a run
+    folder or ``.keras`` through Keras, an ``.onnx`` / ``.tflite`` through the runtime's
+    classifier (the same engine, checks and renormalisation as a live run)."""
+    model = Path(model)
+    path = model / "model.keras" if model.is_dir() else model
+    if not path.is_file():
+        raise FileNotFoundError(f"model {path} not found; give a run folder, its model.keras or "
+                                f"an exported file ('make train', 'make export')")
+    if path.suffix in EXPORTED:
+        from runtime.classifier import FaceClassifier
+
+        clf = FaceClassifier.open(path, threads=max(1, threads))
+        return clf.infer, clf.card
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: not a model; give a run folder, a .keras model or an exported "
+                         f"{' / '.join(EXPORTED)} file")
+    keras_model, card = load_keras_model(path)
+    return keras_model.predict_on_batch, card
+
+
+def predict(forward: Forward, card: ModelCard, ds: FaceDataset, batch: int = 512,
+            progress: bool = False) -> np.ndarray:
     """Probabilities for every image, preparing it in chunks to bound memory.
 
     ``forward`` is a Keras model's ``predict_on_batch`` or an exported file's engine:
@@ -56,11 +81,20 @@ def predict(forward: Forward, card: ModelCard, ds: FaceDataset, batch: int = 512
     """
     out = np.empty((len(ds), len(card.labels)), np.float32)
     buf = np.empty((batch, *card.input.shape), np.float32)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(ds), desc=f"{card.name} on {ds.name}", unit="face", leave=False)
     for s in range(0, len(ds), batch):
         e = min(len(ds), s + batch)
         images = ds.images[s:e]
         x = prepare_batch(images, card.input, ds.order, buf[: e - s])
         out[s:e] = forward(x)
+        if bar is not None:
+            bar.update(e - s)
+    if bar is not None:
+        bar.close()
     return out
 
 
@@ -84,12 +118,15 @@ def metrics_of(card: ModelCard, ds: FaceDataset, probs: np.ndarray) -> dict:
     return metrics
 
 
-def score(forward: Forward, card: ModelCard, spec: str, fmt: str = "auto") -> Scored:
+def score(forward: Forward, card: ModelCard, spec: str, fmt: str = "auto",
+          progress: bool = False) -> Scored:
     ds = load_for(card, spec, fmt)
-    probs = predict(forward, card, ds)
+    probs = predict(forward, card, ds, progress=progress)
     return Scored(card, ds, probs, metrics_of(card, ds, probs))
 
 
-def evaluate_model(model_path: Path, spec: str, fmt: str = "auto") -> dict:
-    model, card = load_keras_model(model_path)
-    return score(model.predict_on_batch, card, spec, fmt).metrics
+def evaluate_model(model_path: Path, specs: list[str], fmt: str = "auto", threads: int = 0,
+                   progress: bool = False) -> dict[str, dict]:
+    """Metrics of one model (any format) on each data source, keyed by the source."""
+    forward, card = open_forward(model_path, threads)
+    return {spec: score(forward, card, spec, fmt, progress).metrics for spec in specs}

@@ -28,3 +28,22 @@ def test_readme_loading_snippets_classify_a_face(tmp_path):
     assert r.returncode == 0, r.stderr
     label, total = r.stdout.split("LABEL ")[-1].split()
     assert label == "happy" and abs(float(total) - 1) < 0.05
+
+
+def shell_commands(text: str) -> list[str]:
+    """The command lines of a page's bash blocks, continuation lines joined."""
+    lines = []
+    for block in re.findall(r"```(?:bash|sh)\n(.*?)```", text, re.S):
+        lines += [line.strip() for line in block.replace("\\\n", " ").splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_readme_commands_name_the_python_that_has_their_dependencies():
+    """`python -m train ...` with the system Python fails (no cv2, no TensorFlow): every
+    command names the environment's Python that make created."""
+    text = (ROOT / "README.md").read_text()
+    commands = shell_commands(text) + re.findall(r"`([^`\n]*python[^`\n]* -m [^`\n]*)`", text)
+    runs = [c for c in commands if re.search(r"(^|\s|/)python3? -m ", c)]
+    assert runs, "the README shows no python command at all"
+    bare = [c for c in runs if not re.match(r"\.venv-(train|runtime)/bin/python -m ", c)]
+    assert not bare, bare

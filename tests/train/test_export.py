@@ -71,6 +71,26 @@ def test_every_format_is_written_with_a_card_that_describes_it(exported):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # static QDQ, convolutions included
 
 
+def test_train_evaluate_scores_every_exported_format_on_the_runtime_engines(exported, emotion_npz):
+    """What a user checks after export: each file scored as the runtime runs it, in one call;
+    a file that is not a model is a one-line error."""
+    test = str(emotion_npz["test"])
+    keras_acc = None
+    for name in ("model.keras", *FILES):
+        out = exported / f"eval-{name}.json"
+        r = run("train", "evaluate", "--model", str(exported / name), "--data", test, "--quiet",
+                "--json", str(out))
+        assert r.returncode == 0, r.stderr
+        assert "Traceback" not in r.stderr and "TFSMLayer" not in r.stderr
+        m = json.loads(out.read_text())[test]
+        assert m["n"] == 210 and len(m["confusion"]) == 7
+        keras_acc = m["accuracy"] if keras_acc is None else keras_acc
+        assert abs(m["accuracy"] - keras_acc) <= 0.03, name  # the export check's bound
+    r = run("train", "evaluate", "--model", str(exported / "model.card.json"), "--data", test)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "not a model" in r.stderr
+
+
 def test_exports_agree_with_keras_through_the_runtime_engines(exported, emotion_npz):
     from runtime.backends import open_classifier
     from train.evaluate import load_for, load_keras_model, predict

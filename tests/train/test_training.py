@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,10 +71,17 @@ def test_killed_mid_epoch_resumes_and_matches_uninterrupted_run(emotion_npz, tmp
     assert card["metrics"]["validation"]["n"] > 0
 
 
-def test_training_learns_and_evaluate_prints_json(emotion_npz, tmp_path):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def trained(emotion_npz, tmp_path_factory) -> Path:
+    """One finished 6-epoch run, shared: scored here, then a warm-start source and a teacher."""
+    out = tmp_path_factory.mktemp("trained") / "run"
     r = run_train(*fit_args(emotion_npz["train"], out, 6, "--eval", str(emotion_npz["test"])))
     assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_training_learns_and_evaluate_prints_json(emotion_npz, trained):
+    out = trained
     card = json.loads((out / "model.card.json").read_text())
     test = card["metrics"]["emo_test"]
     assert test["n"] == 210 and test["accuracy"] > 0.4  # 7 classes: chance is 0.14
@@ -141,9 +149,8 @@ def test_changed_settings_refuse_to_resume(emotion_npz, tmp_path):
     assert "different settings (seed)" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_warm_start_continues_a_model_on_the_same_split_only(emotion_npz, tmp_path):
-    src = tmp_path / "first"
-    assert run_train(*fit_args(emotion_npz["train"], src, 3)).returncode == 0
+def test_warm_start_continues_a_model_on_the_same_split_only(emotion_npz, trained, tmp_path):
+    src = trained
 
     refused = tmp_path / "other_split"
     r = run_train(*fit_args(emotion_npz["train"], refused, 1, "--init-from", str(src), "--seed", "7"))
@@ -155,7 +162,7 @@ def test_warm_start_continues_a_model_on_the_same_split_only(emotion_npz, tmp_pa
     assert r.returncode == 0, r.stderr
     first, second = (json.loads((d / "model.card.json").read_text()) for d in (src, out))
     init = second["training"]["init_from"]
-    assert init["sha256"] == first["files"]["model.keras"]["sha256"] and init["epochs_run"] == 3
+    assert init["sha256"] == first["files"]["model.keras"]["sha256"] and init["epochs_run"] == 6
     # Trained weights, not random ones: the continuation starts well below a fresh start's loss.
     assert pd.read_csv(out / "log.csv").loss[0] < pd.read_csv(src / "log.csv").loss[0] - 0.05
 
@@ -173,9 +180,9 @@ def test_bad_input_gives_one_line_error(args, message, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_npz, tmp_path):
-    teacher = tmp_path / "teacher"
-    assert run_train(*fit_args(emotion_npz["train"], teacher, 2)).returncode == 0
+def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_npz, trained,
+                                                                        tmp_path):
+    teacher = trained
 
     refused = tmp_path / "other_split"
     r = run_train(*fit_args(emotion_npz["train"], refused, 1, "--teacher", str(teacher),
@@ -204,3 +211,22 @@ def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_
     (entry,) = card["training"]["distillation"]["teachers"]
     assert entry["sha256"] == json.loads((teacher / "model.card.json").read_text())[
         "files"]["model.keras"]["sha256"]
+
+
+def test_fit_help_lists_every_model_recipe_and_label_source_the_docs_use():
+    """README and Makefile name architectures and recipes; `fit --help` must offer each."""
+    r = run_train("fit", "--help")
+    assert r.returncode == 0, r.stderr
+    offered = {}
+    for flag in ("model", "recipe", "labels", "crop"):
+        m = re.search(rf"--{flag} \{{([^}}]*)\}}", r.stdout)
+        assert m, f"--{flag} lists no choices"
+        offered[flag] = set(m.group(1).split(","))
+    docs = ((ROOT / "README.md").read_text() + (ROOT / "Makefile").read_text()).replace("\\\n", " ")
+    fits = [line for line in docs.splitlines() if re.search(r"-m train fit\b", line)]
+    assert len(fits) >= 5
+    for flag, names in offered.items():
+        used = {n for line in fits for n in re.findall(rf"--{flag} ([a-z][a-z0-9_]+)", line)}
+        assert used <= names, (flag, used - names)
+    assert {"edge_vgg_slim", "edge_vgg_nano"} <= offered["model"]
+    assert {"restart", "edge"} <= offered["recipe"]
