@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the face detector every N frames and follow faces by optical flow "
                         "in between (a new face waits at most N-1 frames)")
     p.add_argument("--no-show", action="store_true", help="no window (headless)")
-    p.add_argument("--output", type=Path, default=None, help="write the annotated video here")
+    p.add_argument("--output", type=Path, default=None, help="write the annotated frames here: an image (.png, .jpg) for an "
+                        "image, a folder for a folder of images, a video (.mp4, .avi)")
     p.add_argument("--json", type=Path, default=None,
                    help="write one JSON line per face per frame here")
     p.add_argument("--per-image", type=Path, default=None, metavar="FILE",

@@ -20,17 +20,36 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 @lru_cache(maxsize=2048)
 def _text_size(text: str, scale: float) -> tuple[tuple[int, int], int]:
     """Labels come from a small set ("happy 87%"): measure each once, not every frame."""
-    return cv2.getTextSize(text, FONT, scale, 1)
+    return cv2.getTextSize(text, FONT, scale, _thickness(scale))
 
 
-def _label(img: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, int]) -> int:
-    """A filled tag with text; returns the y of the next line below it."""
-    scale = max(0.4, min(0.8, img.shape[0] / 900))
+def _thickness(scale: float) -> int:
+    return max(1, round(scale))
+
+
+def _scale(img: np.ndarray) -> float:
+    """Text grows with the picture, so a 24-megapixel photo's labels read like a webcam's."""
+    return round(max(0.4, min(2.5, min(img.shape[:2]) / 900)), 2)
+
+
+def _tag_size(text: str, scale: float) -> tuple[int, int]:
+    """Width and height of a filled tag, padding included."""
     (tw, th), base = _text_size(text, scale)
-    y = max(th + 4, y)
-    cv2.rectangle(img, (x, y - th - 4), (x + tw + 4, y + base), colour, -1)
-    cv2.putText(img, text, (x + 2, y - 2), FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
-    return y + th + base + 4
+    return tw + 4, th + base + 4
+
+
+def _label(img: np.ndarray, text: str, x: int, top: int, colour: tuple[int, int, int]) -> int:
+    """A filled tag with text, its top-left corner at (x, top), moved inside the frame;
+    returns the top of the next line below it."""
+    scale = _scale(img)
+    (_, th), base = _text_size(text, scale)
+    w, h = _tag_size(text, scale)
+    x = min(max(0, x), max(0, img.shape[1] - w))
+    top = min(max(0, top), max(0, img.shape[0] - h))
+    cv2.rectangle(img, (x, top), (x + w, top + h), colour, -1)
+    cv2.putText(img, text, (x + 2, top + th + 2), FONT, scale, (0, 0, 0), _thickness(scale),
+                cv2.LINE_AA)
+    return top + h
 
 
 def draw(img: np.ndarray, result: FrameResult) -> np.ndarray:
@@ -39,15 +58,40 @@ def draw(img: np.ndarray, result: FrameResult) -> np.ndarray:
         b = face.box
         emo = face.predictions.get("emotion")
         colour = EMOTION_COLOURS.get(emo.label, (0, 255, 0)) if emo else (0, 255, 0)
-        cv2.rectangle(img, (b.x, b.y), (b.x + b.w, b.y + b.h), colour, 2)
+        cv2.rectangle(img, (b.x, b.y), (b.x + b.w, b.y + b.h), colour, 2 * _thickness(_scale(img)))
         lines = [f"#{face.track_id}"]
         if emo:
             lines.append(f"{emo.label} {emo.confidence:.0%}")
         gen = face.predictions.get("gender")
         if gen:
             lines.append(f"{gen.label} {gen.confidence:.0%}")
-        y = b.y + b.h + 18
-        for text in lines:
-            y = _label(img, text, b.x, y, colour)
-    _label(img, f"{result.fps:.1f} FPS  {len(result.faces)} face(s)", 4, 20, (255, 255, 255))
+        for text, top in zip(lines, _label_tops(img, lines, b.y, b.y + b.h)):
+            _label(img, text, b.x, top, colour)
+    _label(img, status_text(result), 4, 4, (255, 255, 255))
     return img
+
+
+def status_text(result: FrameResult) -> str:
+    """The frame's corner line. A still has no frame rate, and the first frame of a video
+    none measured yet: neither shows "0.0 FPS"."""
+    rate = f"{result.fps:.1f} FPS  " if result.fps > 0 and result.file is None else ""
+    return f"{rate}{len(result.faces)} face(s)"
+
+
+def _label_tops(img: np.ndarray, lines: list[str], box_top: int, box_bottom: int) -> list[int]:
+    """Where each tag of a face goes: below its box, or above it when the box touches the
+    bottom of the frame, or inside the frame's top when neither fits."""
+    heights = [_tag_size(text, _scale(img))[1] for text in lines]
+    total = sum(heights)
+    gap = 2
+    if box_bottom + gap + total <= img.shape[0]:
+        start = box_bottom + gap
+    elif box_top - gap - total >= 0:
+        start = box_top - gap - total
+    else:
+        start = max(0, min(box_top, img.shape[0] - total))
+    tops = []
+    for h in heights:
+        tops.append(start)
+        start += h
+    return tops

@@ -21,7 +21,7 @@ from runtime.motion import BoxFlow
 from runtime.overlay import draw
 from runtime.preprocess import applied_rolls
 from runtime.records import FaceResult, FrameResult, Prediction
-from runtime.sinks import JsonLinesSink, PerImageSink, VideoSink, WindowSink
+from runtime.sinks import JsonLinesSink, PerImageSink, WindowSink, annotated_sink
 from runtime.sources import Source, open_source
 from runtime.stride import stride_policy
 from runtime.tracker import Tracker
@@ -326,8 +326,7 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
         pipe = Pipeline(cfg, live=source.live, fps=source.fps)
         stack.callback(pipe.close)
         json_sink = stack.enter_context(JsonLinesSink(cfg.json)) if cfg.json else None
-        video = stack.enter_context(VideoSink(cfg.output, source.fps or 15.0)) if cfg.output \
-            else None
+        video = stack.enter_context(annotated_sink(cfg.output, source)) if cfg.output else None
         window = stack.enter_context(WindowSink()) if cfg.show else None
         if cfg.per_image and not source.still:
             raise ValueError(f"--per-image needs an image or a folder of images as --source, "
@@ -361,7 +360,7 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                     if per_image:
                         per_image.write(result)
                     if video:
-                        video.write(frame.image)
+                        video.write(frame.image, frame.file)
                     keep_going = window.show(frame.image) if window else True
                     signals.busy = False
                     t4 = time.perf_counter()

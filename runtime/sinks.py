@@ -17,7 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from runtime.card import atomic_write_bytes
 from runtime.records import FrameResult
+from runtime.sources import IMAGE_EXTENSIONS, ImageFilesSource, Source
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".avi")
 
 
 class SinkError(RuntimeError):
@@ -136,19 +140,25 @@ class VideoSink:
             raise SinkError(f"cannot write {self.path}: permission denied; choose another --output")
         self.writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
+        self.pad = (0, 0)
         self.frames = 0
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, file: str | None = None) -> None:  # noqa: ARG002
         if self.writer is None:
             h, w = image.shape[:2]
             self.size = (w, h)
+            # MPEG-4 needs even sides: pad a replicated edge rather than lose a pixel row.
+            self.pad = (w % 2, h % 2)
             fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in (".mp4", ".m4v")
                                               else "MJPG"))
-            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (w, h))
+            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps,
+                                          (w + self.pad[0], h + self.pad[1]))
             if not self.writer.isOpened():
                 raise SinkError(f"cannot write video {self.path}; use a .mp4 or .avi name")
         if (image.shape[1], image.shape[0]) != self.size:  # a stream changed size mid-run:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)  # keep the video
+        if any(self.pad):
+            image = cv2.copyMakeBorder(image, 0, self.pad[1], 0, self.pad[0], cv2.BORDER_REPLICATE)
         self.writer.write(image)
         self.frames += 1
 
@@ -162,6 +172,72 @@ class VideoSink:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class ImageSink:
+    """Annotated stills as images, in the format their name says: one file for one image, or
+    each image of a folder under its own name in an output folder. Each file is written to a
+    temporary name and renamed, so a stopped run never leaves half an image."""
+
+    def __init__(self, path: Path, folder: bool) -> None:
+        self.path, self.folder = Path(path), folder
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise SinkError(f"cannot write {self.path}: folder {parent} does not exist")
+        if folder:
+            try:
+                self.path.mkdir(exist_ok=True)
+            except OSError as e:
+                raise SinkError(f"cannot make the output folder {self.path}: {e.strerror}") from e
+        target = self.path if folder else parent
+        if not os.access(target, os.W_OK):
+            raise SinkError(f"cannot write {self.path}: permission denied; choose another --output")
+        self.frames = 0
+
+    def write(self, image: np.ndarray, file: str | None = None) -> None:
+        out = self.path / Path(file or f"frame{self.frames:06d}.png").name if self.folder \
+            else self.path
+        ok, data = cv2.imencode(out.suffix.lower(), image)
+        if not ok:
+            raise SinkError(f"cannot encode {out.name} as {out.suffix}; use .png or .jpg")
+        try:
+            atomic_write_bytes(out, data.tobytes())
+        except OSError as e:
+            raise SinkError(f"cannot write {out}: {e.strerror} (disk full?)") from e
+        self.frames += 1
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "ImageSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def annotated_sink(path: Path, source: Source) -> VideoSink | ImageSink:
+    """The --output the user asked for: an image for an image, a folder of images for a
+    folder, a video for a video (or, on request, a video of a folder's images)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    images = len(source.paths) if isinstance(source, ImageFilesSource) else None
+    kinds = (f"an image ({', '.join(sorted(IMAGE_EXTENSIONS))}) for one image, a folder for a "
+             f"folder of images, a video ({', '.join(VIDEO_EXTENSIONS)}) for anything")
+    if suffix in VIDEO_EXTENSIONS:
+        return VideoSink(path, source.fps or 15.0)
+    if suffix in IMAGE_EXTENSIONS:
+        if images != 1:
+            what = f"{images} images" if images else source.name
+            raise SinkError(f"--output {path} is one image but the source is {what}; give "
+                            f"a folder or a video name instead")
+        return ImageSink(path, folder=False)
+    if suffix == "" or path.is_dir():
+        if images is None:
+            raise SinkError(f"--output {path} is a folder but the source is a video or camera; "
+                            f"give a video name such as out.mp4")
+        return ImageSink(path, folder=True)
+    raise SinkError(f"--output {path}: unknown kind of file {suffix!r}; give {kinds}")
 
 
 class WindowSink:
