@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = ", ".join(f"{k} {v['mean_ms']:.1f}" for k, v in s["stages"].items())
     print(f"{s['source']}: {s['frames']} frames, {s['faces']} face detections, {s['tracks']} "
           f"track(s), {s['fps']:.1f} FPS; mean ms per frame: {stages}", file=sys.stderr)
+    print(summary.seen.describe(), file=sys.stderr)
     if a.summary_json:
         from runtime.card import atomic_write_bytes
 

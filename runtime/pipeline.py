@@ -21,6 +21,7 @@ from runtime.motion import BoxFlow
 from runtime.overlay import draw
 from runtime.preprocess import applied_rolls
 from runtime.records import FaceResult, FrameResult, Prediction
+from runtime.seen import SeenLog
 from runtime.sinks import JsonLinesSink, PerImageSink, WindowSink, annotated_sink
 from runtime.sources import Source, open_source
 from runtime.stride import stride_policy
@@ -137,6 +138,7 @@ class Summary:
     stages: dict[str, dict[str, float]]
     stopped: str = ""  # why the run ended early: interrupted or terminated
     note: str = ""  # what the source reported on ending (truncated file, lost camera)
+    seen: SeenLog = field(default_factory=SeenLog)  # per track: time on screen, labels
 
     @property
     def fps(self) -> float:
@@ -146,7 +148,8 @@ class Summary:
         return {"source": self.source, "frames": self.frames, "faces": self.faces,
                 "tracks": self.tracks, "seconds": round(self.seconds, 3),
                 "fps": round(self.fps, 2), "stages": self.stages, "stopped": self.stopped,
-                "note": self.note}
+                "note": self.note, "seen": self.seen.to_list(),
+                "images_without_faces": self.seen.images_without_faces}
 
 
 class Pipeline:
@@ -336,6 +339,7 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
         tile = source.still if cfg.tile is None else cfg.tile
         frames = faces = 0
         fps = 0.0
+        seen = SeenLog()
         stopped = ""
         start = time.perf_counter()
         frame_iter = iter(source.frames())
@@ -359,6 +363,7 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                         json_sink.write(result)
                     if per_image:
                         per_image.write(result)
+                    seen.add(result)
                     if video:
                         video.write(frame.image, frame.file)
                     keep_going = window.show(frame.image) if window else True
@@ -383,4 +388,4 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
             log(source.note)
         seconds = time.perf_counter() - start
         return Summary(source.name, frames, faces, pipe.faces_seen, seconds,
-                       pipe.times.summary(), stopped=stopped, note=source.note)
+                       pipe.times.summary(), stopped=stopped, note=source.note, seen=seen)
