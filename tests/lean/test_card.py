@@ -1,6 +1,7 @@
 """Model cards: round trip, validation, checksums, atomic writes."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,22 @@ def test_not_json_and_missing(tmp_path):
 def test_write_leaves_no_temporary_files(tmp_path):
     write_card(make_card(), tmp_path / "a.card.json")
     assert [p.name for p in tmp_path.iterdir()] == ["a.card.json"]
+
+
+def test_the_repository_carries_only_finished_models():
+    """Every committed model folder is a finished model with its card; no checkpoint or
+    half-trained weights ride along in a clone."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("needs the git checkout")
+    files = subprocess.run(["git", "ls-files", "trained_models"], cwd=root, capture_output=True,
+                           text=True, check=True).stdout.split()
+    folders = {Path(f).parts[1] for f in files if len(Path(f).parts) > 2}
+    assert folders, "no model is committed"
+    for folder in folders:
+        assert f"trained_models/{folder}/model.card.json" in files, f"{folder}: no card"
+    leftovers = [f for f in files if "/checkpoints/" in f or f.endswith("best.weights.h5")]
+    assert not leftovers, leftovers
