@@ -31,7 +31,7 @@ setup: setup-train setup-runtime
 
 setup-train: $(TRAIN_VENV)/.done
 $(TRAIN_VENV)/.done: requirements/train.txt pyproject.toml
-	@echo "== setting up $(TRAIN_VENV): TensorFlow, Keras, tf2onnx and friends from requirements/train.txt (first time only; about 1 GB, a few minutes)"
+	@echo "== setting up $(TRAIN_VENV): TensorFlow, Keras, tf2onnx and friends from requirements/train.txt (first time only: a 274 MB TensorFlow wheel, 2.2 GB installed, a few minutes)"
 	$(PYTHON) -m venv $(TRAIN_VENV)
 	$(TRAIN_PY) -m pip install $(PIP_FLAGS) -r requirements/train.txt
 	$(TRAIN_PY) -m pip install $(PIP_FLAGS) -q --no-deps -e .
@@ -40,7 +40,7 @@ $(TRAIN_VENV)/.done: requirements/train.txt pyproject.toml
 setup-runtime: $(RUNTIME_VENV)/.done
 $(RUNTIME_VENV)/.done: requirements/runtime.txt pyproject.toml scripts/system_libs.sh \
                        scripts/fetch_assets.py runtime/assets/manifest.json
-	@echo "== setting up $(RUNTIME_VENV): MediaPipe, onnxruntime, LiteRT, OpenCV from requirements/runtime.txt (first time only; about 300 MB)"
+	@echo "== setting up $(RUNTIME_VENV): MediaPipe, onnxruntime, LiteRT, OpenCV from requirements/runtime.txt (first time only: 0.7 GB installed)"
 	bash scripts/system_libs.sh
 	$(PYTHON) -m venv $(RUNTIME_VENV_FLAGS) $(RUNTIME_VENV)
 	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/runtime.txt

@@ -71,24 +71,29 @@ def test_every_format_is_written_with_a_card_that_describes_it(exported):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # static QDQ, convolutions included
 
 
-def test_train_evaluate_scores_every_exported_format_on_the_runtime_engines(exported, emotion_npz):
+def test_train_evaluate_scores_every_exported_format_on_the_runtime_engines(exported, emotion_npz,
+                                                                         capsys):
     """What a user checks after export: each file scored as the runtime runs it, in one call;
-    a file that is not a model is a one-line error."""
+    a file that is not a model is a one-line error. (In-process: the CLI's own main.)"""
+    from train.__main__ import main
+
     test = str(emotion_npz["test"])
     keras_acc = None
     for name in ("model.keras", *FILES):
         out = exported / f"eval-{name}.json"
-        r = run("train", "evaluate", "--model", str(exported / name), "--data", test, "--quiet",
-                "--json", str(out))
-        assert r.returncode == 0, r.stderr
-        assert "Traceback" not in r.stderr and "TFSMLayer" not in r.stderr
+        assert main(["evaluate", "--model", str(exported / name), "--data", test, "--quiet",
+                     "--json", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "TFSMLayer" not in err
         m = json.loads(out.read_text())[test]
         assert m["n"] == 210 and len(m["confusion"]) == 7
         keras_acc = m["accuracy"] if keras_acc is None else keras_acc
         assert abs(m["accuracy"] - keras_acc) <= 0.03, name  # the export check's bound
-    r = run("train", "evaluate", "--model", str(exported / "model.card.json"), "--data", test)
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
-    assert "not a model" in r.stderr
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--model", str(exported / "model.card.json"), "--data", test])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "not a model" in err
 
 
 def test_exports_agree_with_keras_through_the_runtime_engines(exported, emotion_npz):
