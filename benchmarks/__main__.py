@@ -27,8 +27,9 @@ def shared_dir() -> Path:
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:  # x86 names the CPU in "model name"; a Raspberry Pi names the board in "Model"
-        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if ":" in line)
+        info = dict(
+            line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line
+        )
         info = {k.strip(): v.strip() for k, v in info.items()}
         cpu = info.get("model name") or info.get("Model") or info.get("Hardware") or cpu
     except OSError:
@@ -41,9 +42,14 @@ def machine() -> dict:
             libs[name] = version(name)
         except PackageNotFoundError:
             pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "arch": platform.machine(),
-            "os": platform.platform(terse=True), "python": platform.python_version(),
-            "libraries": libs}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "arch": platform.machine(),
+        "os": platform.platform(terse=True),
+        "python": platform.python_version(),
+        "libraries": libs,
+    }
 
 
 # Only a full run may update the committed figures; a quick run is a smoke test.
@@ -53,27 +59,49 @@ QUICK = ROOT / ".cache" / "bench-quick" / "bench.json"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = OneLineParser(prog="python -m benchmarks", description=__doc__)
-    p.add_argument("--source", default=None,
-                   help="video file or folder to time on (default: clips built from a real face)")
+    p.add_argument(
+        "--source",
+        default=None,
+        help="video file or folder to time on (default: clips built from a real face)",
+    )
     p.add_argument("--frames", type=int, default=150, help="frames per setting")
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--threads", default="1,2,all", help="thread counts to sweep")
     p.add_argument("--quick", action="store_true", help="few frames, a reduced sweep (tests, smoke)")
-    p.add_argument("--data", nargs="*", default=None,
-                   help="evaluation .npz files (default: the shared FER2013 PublicTest and gender "
-                        "val when present); pass none to skip accuracy")
-    p.add_argument("--reference", type=Path, default=None,
-                   help="the reference demo's models (default: ../shared/anchors when present)")
-    p.add_argument("--reference-python", default=str(ROOT / ".venv-train" / "bin" / "python"),
-                   help="a Python with Keras to run the reference models")
-    p.add_argument("--json", type=Path, default=None,
-                   help=f"where the figures go (default: {COMMITTED.relative_to(ROOT)}, the "
-                        f"committed figures, for a full run; {QUICK.relative_to(ROOT)} for --quick)")
-    p.add_argument("--output", type=Path, default=None,
-                   help="folder for bench.md and bench.png (default: beside --json)")
-    p.add_argument("--results", type=Path, default=None,
-                   help="also put the tables into this Markdown page (e.g. docs/results.md), "
-                        "between its bench markers")
+    p.add_argument(
+        "--data",
+        nargs="*",
+        default=None,
+        help="evaluation .npz files (default: the shared FER2013 PublicTest and gender "
+        "val when present); pass none to skip accuracy",
+    )
+    p.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="the reference demo's models (default: ../shared/anchors when present)",
+    )
+    p.add_argument(
+        "--reference-python",
+        default=str(ROOT / ".venv-train" / "bin" / "python"),
+        help="a Python with Keras to run the reference models",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help=f"where the figures go (default: {COMMITTED.relative_to(ROOT)}, the "
+        f"committed figures, for a full run; {QUICK.relative_to(ROOT)} for --quick)",
+    )
+    p.add_argument(
+        "--output", type=Path, default=None, help="folder for bench.md and bench.png (default: beside --json)"
+    )
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="also put the tables into this Markdown page (e.g. docs/results.md), between its bench markers",
+    )
     return p.parse_args(argv)
 
 
@@ -93,17 +121,31 @@ def run_reference(a: argparse.Namespace, frame_sets: dict, specs: list[str], log
     if reference_files(anchors) is None:
         return {"skipped": f"the reference demo's models are not in {anchors} (pass --reference DIR)"}
     if not Path(a.reference_python).is_file():
-        return {"skipped": f"{a.reference_python} not found: the reference runs Keras models and "
-                           "needs the training environment (make setup-train)"}
+        return {
+            "skipped": f"{a.reference_python} not found: the reference runs Keras models and "
+            "needs the training environment (make setup-train)"
+        }
     import numpy as np
 
     with tempfile.TemporaryDirectory(prefix="bench-ref-") as tmp:
         frames = Path(tmp) / "frames.npz"
         np.savez(frames, **{k: np.stack(v.frames) for k, v in frame_sets.items()})
         out = Path(tmp) / "ref.json"
-        cmd = [a.reference_python, "-m", "benchmarks.reference", "--anchors", str(anchors),
-               "--frames", str(frames), "--warmup", str(min(a.warmup, 5)), "--json", str(out),
-               "--data", *specs]
+        cmd = [
+            a.reference_python,
+            "-m",
+            "benchmarks.reference",
+            "--anchors",
+            str(anchors),
+            "--frames",
+            str(frames),
+            "--warmup",
+            str(min(a.warmup, 5)),
+            "--json",
+            str(out),
+            "--data",
+            *specs,
+        ]
         log("reference pipeline (Haar + Keras per face), in the training environment")
         r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if r.returncode != 0:
@@ -133,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     threads = sorted({cores if t.strip() == "all" else int(t) for t in a.threads.split(",")})
     if a.data is None:
-        data = [str(shared_dir() / "data" / f) for f in DEFAULT_DATA
-                if (shared_dir() / "data" / f).is_file()]
+        data = [str(shared_dir() / "data" / f) for f in DEFAULT_DATA if (shared_dir() / "data" / f).is_file()]
     else:
         data = a.data
     accuracy_skipped = None
@@ -142,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         data = []
         accuracy_skipped = "--quick skips accuracy on purpose (pass --data FILES to score)"
     elif not data:
-        accuracy_skipped = ("no evaluation data: pass --data FILES, or put the shared data in "
-                            f"{shared_dir() / 'data'}")
+        accuracy_skipped = (
+            f"no evaluation data: pass --data FILES, or put the shared data in {shared_dir() / 'data'}"
+        )
     try:
         decoded = decoded_frames(a.source, n) if a.source else None
         cache: dict[tuple, FrameSet] = {}
@@ -158,13 +200,15 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = sweep(Setting(), [t for t in threads if t != 1], a.quick)
         bar = tqdm(total=len(settings), desc="speed", unit="setting")
-        speed = run_speed(settings, frames_for, warmup,
-                          progress=lambda m: (bar.set_postfix_str(m[:60]), bar.update(1)))
+        speed = run_speed(
+            settings, frames_for, warmup, progress=lambda m: (bar.set_postfix_str(m[:60]), bar.update(1))
+        )
         bar.close()
         stride_clip = decoded or _stride_clip(n, frames_for)
         sbar = tqdm(total=2 if a.quick else len(STRIDES), desc="strides", unit="setting")
-        strides = stride_study(stride_clip, STRIDES[::3] if a.quick else STRIDES,
-                               progress=lambda m: sbar.update(1))
+        strides = stride_study(
+            stride_clip, STRIDES[::3] if a.quick else STRIDES, progress=lambda m: sbar.update(1)
+        )
         sbar.close()
         models = shipped_models()
         accuracy = []
@@ -173,32 +217,39 @@ def main(argv: list[str] | None = None) -> int:
             accuracy = score_models(models, data, progress=lambda m: abar.update(1))
             abar.close()
         base = frames_for(Setting())
-        reference = run_reference(a, {"640x480, 1 face": base}, data,
-                                  lambda m: print(m, file=sys.stderr))
+        reference = run_reference(a, {"640x480, 1 face": base}, data, lambda m: print(m, file=sys.stderr))
     except (SourceError, DetectorError, BackendError, CardError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     result = {
-        "schema": 1, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "schema": 1,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python -m benchmarks " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
-        "machine": machine(), "frames_per_setting": n, "warmup": warmup,
+        "machine": machine(),
+        "frames_per_setting": n,
+        "warmup": warmup,
         "models": {k: str(v) for k, v in models.items()},
-        "speed": speed, "strides": strides, "accuracy": accuracy, "reference": reference,
+        "speed": speed,
+        "strides": strides,
+        "accuracy": accuracy,
+        "reference": reference,
     }
     if accuracy_skipped:
         result["accuracy_skipped"] = accuracy_skipped
     if decoded is not None and decoded.decode_ms:
         import numpy as np
 
-        result["decode"] = {"source": a.source,
-                            "p50_ms": round(float(np.percentile(decoded.decode_ms, 50)), 3)}
+        result["decode"] = {
+            "source": a.source,
+            "p50_ms": round(float(np.percentile(decoded.decode_ms, 50)), 3),
+        }
     ours = speed[0]
-    result["targets"] = {"pipeline_over_detector": ours["pipeline_over_detector"],
-                         "ours_fps": ours["fps"]}
+    result["targets"] = {"pipeline_over_detector": ours["pipeline_over_detector"], "ours_fps": ours["fps"]}
     ref_speed = reference.get("speed", {}).get("640x480, 1 face")
     if ref_speed:
-        result["targets"].update(reference_fps=ref_speed["fps"],
-                                 fps_ratio=round(ours["fps"] / ref_speed["fps"], 2))
+        result["targets"].update(
+            reference_fps=ref_speed["fps"], fps_ratio=round(ours["fps"] / ref_speed["fps"], 2)
+        )
     json_path = a.json or (QUICK if a.quick else COMMITTED)
     out_dir = a.output or json_path.parent
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -210,9 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.results:
         replace_section(a.results, "bench", text)
     print(text)
-    print(f"written: {json_path}, {out_dir / 'bench.md'}"
-          + (f", {out_dir / 'bench.png'}" if has_chart else " (no chart: matplotlib missing)"),
-          file=sys.stderr)
+    print(
+        f"written: {json_path}, {out_dir / 'bench.md'}"
+        + (f", {out_dir / 'bench.png'}" if has_chart else " (no chart: matplotlib missing)"),
+        file=sys.stderr,
+    )
     return 0
 
 

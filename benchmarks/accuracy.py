@@ -14,14 +14,30 @@ from runtime.card import card_path_for, read_card, verify_file
 from train.datasets.base import DatasetError
 from train.evaluate import load_for, metrics_of, predict, split_name
 
-KEEP = ("n", "accuracy", "balanced_accuracy", "accuracy_by_class", "woman_man_gap", "by_age",
-        "ferplus_majority_accuracy")
-EXPORTS = ("model.fp32.onnx", "model.int8.onnx", "model.fp32.tflite", "model.fp16.tflite",
-           "model.int8.tflite")
+KEEP = (
+    "n",
+    "accuracy",
+    "balanced_accuracy",
+    "accuracy_by_class",
+    "woman_man_gap",
+    "by_age",
+    "ferplus_majority_accuracy",
+)
+EXPORTS = (
+    "model.fp32.onnx",
+    "model.int8.onnx",
+    "model.fp32.tflite",
+    "model.fp16.tflite",
+    "model.int8.tflite",
+)
 
 
-def score_models(folders: dict[str, Path], specs: list[str], threads: int = 0,
-                 progress: Callable[[str], None] = lambda _: None) -> list[dict]:
+def score_models(
+    folders: dict[str, Path],
+    specs: list[str],
+    threads: int = 0,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[dict]:
     rows = []
     for task, folder in folders.items():
         files = [folder / f for f in EXPORTS if (folder / f).is_file()]
@@ -36,9 +52,15 @@ def score_models(folders: dict[str, Path], specs: list[str], threads: int = 0,
                     progress(f"{path.parent.name}/{path.name} on {split_name(spec)}")
                     probs = predict(open_classifier(path, threads).predict, card, ds)
                     m = metrics_of(card, ds, probs)
-                    rows.append({"task": task, "model": card.name, "file": path.name,
-                                 "split": split_name(spec),
-                                 **{k: m[k] for k in KEEP if k in m}})
+                    rows.append(
+                        {
+                            "task": task,
+                            "model": card.name,
+                            "file": path.name,
+                            "split": split_name(spec),
+                            **{k: m[k] for k in KEEP if k in m},
+                        }
+                    )
             except DatasetError:
                 continue  # a split of the other task
     return rows

@@ -59,7 +59,7 @@ def grid_frames(n: int, size: tuple[int, int], faces: int) -> FrameSet:
             dx = int((cell_w - side) / 2 + 0.06 * side * math.sin(2 * math.pi * (i / 90 + k / faces)))
             dy = int((cell_h - side) / 2 + 0.04 * side * math.cos(2 * math.pi * (i / 70 + k / faces)))
             x, y = c * cell_w + max(0, dx), r * cell_h + max(0, dy)
-            frame[y:y + side, x:x + side] = chip[: h - y, : w - x]
+            frame[y : y + side, x : x + side] = chip[: h - y, : w - x]
         frames.append(frame)
     return FrameSet(f"grid {w}x{h}, {faces} faces", frames, faces)
 

@@ -35,10 +35,14 @@ def int8_ms_per_face(path: Path) -> float:
 
 def row(folder: Path, tiers: dict[str, str], pipeline_dev: Path | None) -> dict:
     card = read_card(card_path_for(folder / "model.keras"))
-    out = {"model": card.name, "task": card.task, "tier": tiers.get(folder.name, "tried"),
-           "macs_m": round(card.architecture["macs"] / 1e6, 1),
-           "weights_k": round(card.architecture["params"] / 1e3),
-           "metrics": {k: v for k, v in card.metrics.items() if k != "validation"}}
+    out = {
+        "model": card.name,
+        "task": card.task,
+        "tier": tiers.get(folder.name, "tried"),
+        "macs_m": round(card.architecture["macs"] / 1e6, 1),
+        "weights_k": round(card.architecture["params"] / 1e3),
+        "metrics": {k: v for k, v in card.metrics.items() if k != "validation"},
+    }
     int8 = folder / "model.int8.onnx"
     if int8.is_file():
         out["int8_kib"] = round(int8.stat().st_size / 1024)
@@ -47,8 +51,9 @@ def row(folder: Path, tiers: dict[str, str], pipeline_dev: Path | None) -> dict:
             from benchmarks.pipeline_eval import evaluate
 
             flag = f"--{card.task}-model"
-            result = evaluate(pipeline_dev / card.task, [flag, str(folder)], PAD[card.task],
-                              card.task, log=lambda _: None)
+            result = evaluate(
+                pipeline_dev / card.task, [flag, str(folder)], PAD[card.task], card.task, log=lambda _: None
+            )
             out["pipeline_dev"] = result["scores"]["accuracy"]
     return out
 
@@ -69,39 +74,60 @@ def cpu_name() -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = [f"Measured on {cpu_name()} ({platform.machine()}); "
-             "ms = int8 ONNX, one face, one thread, median of 300 calls.", ""]
+    lines = [
+        f"Measured on {cpu_name()} ({platform.machine()}); "
+        "ms = int8 ONNX, one face, one thread, median of 300 calls.",
+        "",
+    ]
     head = "| model | tier | M MACs | weights | int8 KiB | int8 ms |"
-    lines += ["### Emotion", "",
-              head + " FER2013 PublicTest | FER+ majority | pipeline_dev |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "### Emotion",
+        "",
+        head + " FER2013 PublicTest | FER+ majority | pipeline_dev |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in (r for r in rows if r["task"] == "emotion"):
         m = r["metrics"].get("fer2013_publictest", {})
-        lines.append(f"| {r['model']} | {r['tier']} | {r['macs_m']} | {r['weights_k']} k | "
-                     f"{r.get('int8_kib', '–')} | {r.get('int8_ms', '–')} | "
-                     f"{pct(m.get('accuracy'))} | {pct(m.get('ferplus_majority_accuracy'))} | "
-                     f"{pct(r.get('pipeline_dev'))} |")
-    lines += ["", "### Gender", "",
-              head + " val all | adults | under 13 | woman / man | pipeline_dev |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+        lines.append(
+            f"| {r['model']} | {r['tier']} | {r['macs_m']} | {r['weights_k']} k | "
+            f"{r.get('int8_kib', '–')} | {r.get('int8_ms', '–')} | "
+            f"{pct(m.get('accuracy'))} | {pct(m.get('ferplus_majority_accuracy'))} | "
+            f"{pct(r.get('pipeline_dev'))} |"
+        )
+    lines += [
+        "",
+        "### Gender",
+        "",
+        head + " val all | adults | under 13 | woman / man | pipeline_dev |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
     for r in (r for r in rows if r["task"] == "gender"):
         m = r["metrics"].get("gender_val", {})
         ages, by = m.get("by_age", {}), m.get("accuracy_by_class", {})
-        lines.append(f"| {r['model']} | {r['tier']} | {r['macs_m']} | {r['weights_k']} k | "
-                     f"{r.get('int8_kib', '–')} | {r.get('int8_ms', '–')} | "
-                     f"{pct(m.get('accuracy'))} | "
-                     f"{pct(ages.get('adults_18_plus', {}).get('accuracy'))} | "
-                     f"{pct(ages.get('under_13', {}).get('accuracy'))} | "
-                     f"{pct(by.get('woman'))} / {pct(by.get('man'))} | "
-                     f"{pct(r.get('pipeline_dev'))} |")
+        lines.append(
+            f"| {r['model']} | {r['tier']} | {r['macs_m']} | {r['weights_k']} k | "
+            f"{r.get('int8_kib', '–')} | {r.get('int8_ms', '–')} | "
+            f"{pct(m.get('accuracy'))} | "
+            f"{pct(ages.get('adults_18_plus', {}).get('accuracy'))} | "
+            f"{pct(ages.get('under_13', {}).get('accuracy'))} | "
+            f"{pct(by.get('woman'))} / {pct(by.get('man'))} | "
+            f"{pct(r.get('pipeline_dev'))} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="python -m benchmarks.frontier", description=__doc__,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pipeline-dev", type=Path, default=None,
-                   help="pipeline_dev folder (emotion/ and gender/) to score exported models on")
+    p = OneLineParser(
+        prog="python -m benchmarks.frontier",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--pipeline-dev",
+        type=Path,
+        default=None,
+        help="pipeline_dev folder (emotion/ and gender/) to score exported models on",
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     a = p.parse_args(argv)
     tiers = {name: tier for tier, tasks in shipped_index().items() for name in tasks.values()}

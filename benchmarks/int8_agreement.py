@@ -75,30 +75,38 @@ def cpu_info() -> dict:
         from numpy._core._multiarray_umath import __cpu_features__ as feats
     except ImportError:  # numpy < 2
         from numpy.core._multiarray_umath import __cpu_features__ as feats
-    keys = (("AVX2", "FMA3", "AVX512F", "AVX512VNNI") if machine == "x86_64"
-            else ("ASIMD", "ASIMDDP", "SVE"))
+    keys = ("AVX2", "FMA3", "AVX512F", "AVX512VNNI") if machine == "x86_64" else ("ASIMD", "ASIMDDP", "SVE")
     seen = {k.lower(): bool(feats.get(k)) for k in keys}
     if machine in ("aarch64", "arm64"):
         cls = "aarch64"
     elif machine == "x86_64":
-        cls = ("x86-64-avx512-vnni" if seen.get("avx512vnni") else
-               "x86-64-avx2" if seen.get("avx2") else "x86-64-sse")
+        cls = (
+            "x86-64-avx512-vnni"
+            if seen.get("avx512vnni")
+            else "x86-64-avx2"
+            if seen.get("avx2")
+            else "x86-64-sse"
+        )
     else:
         cls = machine
     lscpu = {}
     if shutil.which("lscpu"):
         try:
             out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-            info = {k.strip(): v.strip() for k, v in
-                    (line.split(":", 1) for line in out.splitlines() if ":" in line)}
+            info = {
+                k.strip(): v.strip()
+                for k, v in (line.split(":", 1) for line in out.splitlines() if ":" in line)
+            }
             flags = set(info.get("Flags", "").split())
-            lscpu = {"model_name": info.get("Model name", ""),
-                     "flags": sorted(flags & {"avx2", "fma", "avx512f", "avx512_vnni",
-                                              "avx_vnni", "asimd", "asimddp", "sve"})}
+            lscpu = {
+                "model_name": info.get("Model name", ""),
+                "flags": sorted(
+                    flags & {"avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "asimd", "asimddp", "sve"}
+                ),
+            }
         except (OSError, subprocess.SubprocessError):
             pass
-    return {"class": cls, "machine": machine, "features_seen_by_this_process": seen,
-            "lscpu": lscpu}
+    return {"class": cls, "machine": machine, "features_seen_by_this_process": seen, "lscpu": lscpu}
 
 
 def versions() -> dict:
@@ -130,8 +138,7 @@ def prepare_split(card, spec: str) -> tuple[str, Faces]:
     from train.evaluate import load_for, split_name
 
     ds = load_for(card, spec)
-    return split_name(spec), Faces(prepare_batch(ds.images, card.input, ds.order),
-                                   ds.labels.astype(np.int64))
+    return split_name(spec), Faces(prepare_batch(ds.images, card.input, ds.order), ds.labels.astype(np.int64))
 
 
 def detect_clip_boxes(clips: list[Path], every: int = 1) -> list[tuple[np.ndarray, list, list]]:
@@ -155,15 +162,13 @@ def detect_clip_boxes(clips: list[Path], every: int = 1) -> list[tuple[np.ndarra
                 if i % every == 0:
                     dets = det.detect(frame)
                     if dets:  # boxes and eye-line rolls, as the runtime aligns them
-                        out.append((frame, [d.box for d in dets],
-                                    [getattr(d, "roll", 0.0) for d in dets]))
+                        out.append((frame, [d.box for d in dets], [getattr(d, "roll", 0.0) for d in dets]))
                 i += 1
             cap.release()
     return out
 
 
-def prepare_clip_faces(clf, frames: list[tuple[np.ndarray, list, list]], align: bool = True
-                       ) -> Faces:
+def prepare_clip_faces(clf, frames: list[tuple[np.ndarray, list, list]], align: bool = True) -> Faces:
     """Detector crops through ``FaceClassifier.prepare`` (the model's own crop rule; turned
     upright from the eye keypoints by the runtime's rule, ``RuntimeConfig.align_min_roll``:
     only faces tilted at least that much, unless told ``--no-align``)."""
@@ -179,8 +184,7 @@ def prepare_clip_faces(clf, frames: list[tuple[np.ndarray, list, list]], align: 
         return clf.prepare(frame, boxes).copy()
 
     parts = [prepared(*f) for f in frames]
-    x = (np.concatenate(parts) if parts
-         else np.empty((0, *clf.card.input.shape), np.float32))
+    x = np.concatenate(parts) if parts else np.empty((0, *clf.card.input.shape), np.float32)
     return Faces(x, np.full(len(x), -1, np.int64))
 
 
@@ -202,8 +206,13 @@ def _input_rule(card) -> dict:
     return json.loads(json.dumps(spec, sort_keys=True))
 
 
-def save_inputs(path: Path, inputs: dict[str, dict[str, Faces]], cards: dict,
-                note: str = "", references: dict[str, np.ndarray] | None = None) -> None:
+def save_inputs(
+    path: Path,
+    inputs: dict[str, dict[str, Faces]],
+    cards: dict,
+    note: str = "",
+    references: dict[str, np.ndarray] | None = None,
+) -> None:
     """The prepared faces (as uint8 pixels) and, to spare emulated runs the float32 model,
     the float32 files' probabilities on them with each file's checksum."""
     arrays = {"note": np.array(note), **{f"ref:{k}": v for k, v in (references or {}).items()}}
@@ -231,14 +240,18 @@ def load_inputs(path: Path, cards: dict) -> dict[str, dict[str, Faces]]:
         if key not in data:
             raise ValueError(f"{path} holds no inputs for {model}; re-run with --save-inputs")
         if json.loads(str(data[key])) != _input_rule(card):
-            raise ValueError(f"{path}: {model}'s card input (crop rule, size or normalisation) "
-                             "changed since the inputs were saved; re-run with --save-inputs")
+            raise ValueError(
+                f"{path}: {model}'s card input (crop rule, size or normalisation) "
+                "changed since the inputs were saved; re-run with --save-inputs"
+            )
         out[model] = {}
         for k in data.files:
             if k.startswith(f"{model}/") and k.endswith("/pixels"):
-                split = k[len(model) + 1:-len("/pixels")]
-                out[model][split] = Faces(normalize(data[k], card.input.normalization),
-                                          data[f"{model}/{split}/labels"].astype(np.int64))
+                split = k[len(model) + 1 : -len("/pixels")]
+                out[model][split] = Faces(
+                    normalize(data[k], card.input.normalization),
+                    data[f"{model}/{split}/labels"].astype(np.int64),
+                )
     return out
 
 
@@ -247,33 +260,44 @@ def load_inputs(path: Path, cards: dict) -> dict[str, dict[str, Faces]]:
 
 def run_engine(clf, x: np.ndarray, batch: int = 64) -> np.ndarray:
     """Raw engine probabilities (no renormalisation: steps must show)."""
-    out = [clf.engine.predict(x[s:s + batch]) for s in range(0, len(x), batch)]
-    return (np.concatenate(out) if out else np.empty((0, len(clf.labels)), np.float32)
-            ).astype(np.float32)
+    out = [clf.engine.predict(x[s : s + batch]) for s in range(0, len(x), batch)]
+    return (np.concatenate(out) if out else np.empty((0, len(clf.labels)), np.float32)).astype(np.float32)
 
 
 def compare(ref: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> dict:
     n = len(labels)
-    row = {"n": int(n),
-           "top1_agreement": round(float((ref.argmax(1) == probs.argmax(1)).mean()), 6) if n else None,
-           "disagreements": int((ref.argmax(1) != probs.argmax(1)).sum()),
-           "max_abs_diff": round(float(np.abs(ref - probs).max()), 6) if n else None,
-           # float outputs take (almost) as many values as there are probabilities; a
-           # quantized output at most 256
-           "distinct_int8_probabilities": int(len(np.unique(probs))),
-           "distinct_fp32_probabilities": int(len(np.unique(ref)))}
+    row = {
+        "n": int(n),
+        "top1_agreement": round(float((ref.argmax(1) == probs.argmax(1)).mean()), 6) if n else None,
+        "disagreements": int((ref.argmax(1) != probs.argmax(1)).sum()),
+        "max_abs_diff": round(float(np.abs(ref - probs).max()), 6) if n else None,
+        # float outputs take (almost) as many values as there are probabilities; a
+        # quantized output at most 256
+        "distinct_int8_probabilities": int(len(np.unique(probs))),
+        "distinct_fp32_probabilities": int(len(np.unique(ref))),
+    }
     if n and (labels >= 0).all():
         acc32 = float((ref.argmax(1) == labels).mean())
         acc8 = float((probs.argmax(1) == labels).mean())
-        row.update(fp32_accuracy=round(acc32, 6), int8_accuracy=round(acc8, 6),
-                   accuracy_drop_points=round(100 * (acc32 - acc8), 4))
+        row.update(
+            fp32_accuracy=round(acc32, 6),
+            int8_accuracy=round(acc8, 6),
+            accuracy_drop_points=round(100 * (acc32 - acc8), 4),
+        )
     return row
 
 
-def measure(folders: list[Path], inputs: dict[str, dict[str, Faces]], formats: tuple[str, ...],
-            threads: int = 1, timing: bool = True, limit: int | None = None,
-            references: dict[str, np.ndarray] | None = None, check_fp32: int = 16,
-            log=print) -> tuple[list[dict], list[dict], dict[str, np.ndarray]]:
+def measure(
+    folders: list[Path],
+    inputs: dict[str, dict[str, Faces]],
+    formats: tuple[str, ...],
+    threads: int = 1,
+    timing: bool = True,
+    limit: int | None = None,
+    references: dict[str, np.ndarray] | None = None,
+    check_fp32: int = 16,
+    log=print,
+) -> tuple[list[dict], list[dict], dict[str, np.ndarray]]:
     """One row per model, format and split; the ms-per-face timings; and the float32
     probabilities of every full split run here (to cache with the inputs).
 
@@ -301,47 +325,63 @@ def measure(folders: list[Path], inputs: dict[str, dict[str, Faces]], formats: t
                 key = f"{a.card.name}/{fmt}/{split}"
                 cached = references.get(key)
                 extra: dict = {}
-                if cached is not None and str(references.get(f"{key}/sha256")) == sha \
-                        and len(cached) == len(faces.x):
+                if (
+                    cached is not None
+                    and str(references.get(f"{key}/sha256")) == sha
+                    and len(cached) == len(faces.x)
+                ):
                     ref = cached[idx]
                     k = min(check_fp32, len(idx))
                     here = run_engine(a, x[:k])
                     extra["fp32_reference"] = {
-                        "source": "cached with the inputs (same fp32 file)", "checked_here": k,
+                        "source": "cached with the inputs (same fp32 file)",
+                        "checked_here": k,
                         "max_abs_diff": round(float(np.abs(here - ref[:k]).max()), 7) if k else None,
-                        "top1_agreement": float((here.argmax(1) == ref[:k].argmax(1)).mean())
-                        if k else None}
+                        "top1_agreement": float((here.argmax(1) == ref[:k].argmax(1)).mean()) if k else None,
+                    }
                 else:
                     ref = run_engine(a, x)
                     extra["fp32_reference"] = {"source": "run here"}
                     if len(idx) == len(faces.x):
                         made[key], made[f"{key}/sha256"] = ref, np.array(sha)
-                row = {"model": a.card.name, "task": a.card.task, "format": fmt, "split": split,
-                       **compare(ref, run_engine(b, x), labels), **extra}
+                row = {
+                    "model": a.card.name,
+                    "task": a.card.task,
+                    "format": fmt,
+                    "split": split,
+                    **compare(ref, run_engine(b, x), labels),
+                    **extra,
+                }
                 rows.append(row)
-                log(f"  {a.card.name} {fmt} {split}: " + _line(row)
-                    + f" ({time.perf_counter() - t0:.0f} s)")
+                log(f"  {a.card.name} {fmt} {split}: " + _line(row) + f" ({time.perf_counter() - t0:.0f} s)")
             if timing:
                 face = next(iter(inputs[a.card.name].values())).x[0]
-                speed.append({"model": a.card.name, "format": fmt,
-                              "fp32_ms": single_face_ms(a.engine, face, 300),
-                              "int8_ms": single_face_ms(b.engine, face, 300)})
-                log(f"  {a.card.name} {fmt}: {speed[-1]['fp32_ms']:.3f} ms fp32, "
-                    f"{speed[-1]['int8_ms']:.3f} ms int8 per face, {threads} thread(s)")
+                speed.append(
+                    {
+                        "model": a.card.name,
+                        "format": fmt,
+                        "fp32_ms": single_face_ms(a.engine, face, 300),
+                        "int8_ms": single_face_ms(b.engine, face, 300),
+                    }
+                )
+                log(
+                    f"  {a.card.name} {fmt}: {speed[-1]['fp32_ms']:.3f} ms fp32, "
+                    f"{speed[-1]['int8_ms']:.3f} ms int8 per face, {threads} thread(s)"
+                )
     return rows, speed, made
 
 
 def _line(row: dict) -> str:
-    s = (f"{row['n']} faces, top-1 agreement {100 * row['top1_agreement']:.2f} %"
-         if row["n"] else "no faces")
+    s = f"{row['n']} faces, top-1 agreement {100 * row['top1_agreement']:.2f} %" if row["n"] else "no faces"
     if "int8_accuracy" in row:
-        s += (f", accuracy int8 {100 * row['int8_accuracy']:.2f} % vs fp32 "
-              f"{100 * row['fp32_accuracy']:.2f} % ({row['accuracy_drop_points']:+.2f} points drop)")
+        s += (
+            f", accuracy int8 {100 * row['int8_accuracy']:.2f} % vs fp32 "
+            f"{100 * row['fp32_accuracy']:.2f} % ({row['accuracy_drop_points']:+.2f} points drop)"
+        )
     s += f", {row['distinct_int8_probabilities']} distinct int8 probabilities"
     ref = row.get("fp32_reference", {})
     if ref.get("checked_here"):
-        s += (f" [fp32 cached; rerun here on {ref['checked_here']}: max diff "
-              f"{ref['max_abs_diff']:.1e}]")
+        s += f" [fp32 cached; rerun here on {ref['checked_here']}: max diff {ref['max_abs_diff']:.1e}]"
     return s
 
 
@@ -349,63 +389,120 @@ def markdown(report: dict) -> str:
     cpu = report["cpu"]
     host = cpu["lscpu"].get("model_name") or cpu["machine"]
     flags = ", ".join(cpu["lscpu"].get("flags", [])) or "–"
-    where = (f"emulated by {report['emulation']} on a {host} host (lscpu reports the host: "
-             f"{flags})" if report.get("emulation") else f"{host} (lscpu flags: {flags})")
-    lines = [f"# int8 vs float32 agreement on {cpu['class']}", "",
-             f"CPU: {where}; features this process sees (CPUID, as numpy reads it): "
-             + (", ".join(k for k, v in cpu["features_seen_by_this_process"].items() if v)
-                or "–") + ".", "",
-             f"Command: `{report['command']}`", "",
-             "| model | format | split | faces | top-1 agreement | fp32 acc | int8 acc | drop "
-             "(points) | max abs diff | distinct int8 probs |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    where = (
+        f"emulated by {report['emulation']} on a {host} host (lscpu reports the host: {flags})"
+        if report.get("emulation")
+        else f"{host} (lscpu flags: {flags})"
+    )
+    lines = [
+        f"# int8 vs float32 agreement on {cpu['class']}",
+        "",
+        f"CPU: {where}; features this process sees (CPUID, as numpy reads it): "
+        + (", ".join(k for k, v in cpu["features_seen_by_this_process"].items() if v) or "–")
+        + ".",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        "| model | format | split | faces | top-1 agreement | fp32 acc | int8 acc | drop "
+        "(points) | max abs diff | distinct int8 probs |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in report["rows"]:
-        pct = (lambda k: f"{100 * r[k]:.2f} %" if r.get(k) is not None else "–")
-        lines.append(f"| {r['model']} | {r['format']} | {r['split']} | {r['n']} | "
-                     f"{pct('top1_agreement')} | {pct('fp32_accuracy')} | {pct('int8_accuracy')} | "
-                     f"{r.get('accuracy_drop_points', '–')} | {r['max_abs_diff']} | "
-                     f"{r['distinct_int8_probabilities']} |")
+        pct = lambda k: f"{100 * r[k]:.2f} %" if r.get(k) is not None else "–"
+        lines.append(
+            f"| {r['model']} | {r['format']} | {r['split']} | {r['n']} | "
+            f"{pct('top1_agreement')} | {pct('fp32_accuracy')} | {pct('int8_accuracy')} | "
+            f"{r.get('accuracy_drop_points', '–')} | {r['max_abs_diff']} | "
+            f"{r['distinct_int8_probabilities']} |"
+        )
     if report["latency"]:
-        lines += ["", "| model | format | fp32 ms per face | int8 ms per face |",
-                  "|---|---|---:|---:|"]
-        lines += [f"| {s['model']} | {s['format']} | {s['fp32_ms']:.3f} | {s['int8_ms']:.3f} |"
-                  for s in report["latency"]]
+        lines += ["", "| model | format | fp32 ms per face | int8 ms per face |", "|---|---|---:|---:|"]
+        lines += [
+            f"| {s['model']} | {s['format']} | {s['fp32_ms']:.3f} | {s['int8_ms']:.3f} |"
+            for s in report["latency"]
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="python -m benchmarks.int8_agreement", description=__doc__.split("\n")[0])
-    p.add_argument("--model", nargs="+", default=None,
-                   help="model folders (default: the shipped ones, trained_models/shipped.json)")
-    p.add_argument("--eval", nargs="+", default=None, metavar="DATA",
-                   help="labelled data to compare on (default: each run's config.json eval_data; "
-                        "a split of the other task is skipped)")
-    p.add_argument("--clips", nargs="*", default=None,
-                   help=f"videos whose detector crops are compared (default: {', '.join(CLIPS)} "
-                        "from ../shared/media; none: no clips)")
-    p.add_argument("--no-align", dest="align", action="store_false",
-                   help="clip crops not turned upright from the eye keypoints (the runtime's "
-                        "--no-align)")
+    p.add_argument(
+        "--model",
+        nargs="+",
+        default=None,
+        help="model folders (default: the shipped ones, trained_models/shipped.json)",
+    )
+    p.add_argument(
+        "--eval",
+        nargs="+",
+        default=None,
+        metavar="DATA",
+        help="labelled data to compare on (default: each run's config.json eval_data; "
+        "a split of the other task is skipped)",
+    )
+    p.add_argument(
+        "--clips",
+        nargs="*",
+        default=None,
+        help=f"videos whose detector crops are compared (default: {', '.join(CLIPS)} "
+        "from ../shared/media; none: no clips)",
+    )
+    p.add_argument(
+        "--no-align",
+        dest="align",
+        action="store_false",
+        help="clip crops not turned upright from the eye keypoints (the runtime's --no-align)",
+    )
     p.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
-    p.add_argument("--limit", type=int, default=None,
-                   help="at most this many faces per split, evenly spread (for emulation)")
-    p.add_argument("--inputs", type=Path, default=None,
-                   help="prepared faces saved by --save-inputs (no data, detector or clips needed)")
-    p.add_argument("--save-inputs", type=Path, default=None,
-                   help="write the prepared faces to this .npz and continue")
-    p.add_argument("--check-fp32", type=int, default=16, metavar="N",
-                   help="with cached float32 probabilities (--inputs), still run the float32 file "
-                        "on the first N faces of each split and report the difference")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="at most this many faces per split, evenly spread (for emulation)",
+    )
+    p.add_argument(
+        "--inputs",
+        type=Path,
+        default=None,
+        help="prepared faces saved by --save-inputs (no data, detector or clips needed)",
+    )
+    p.add_argument(
+        "--save-inputs", type=Path, default=None, help="write the prepared faces to this .npz and continue"
+    )
+    p.add_argument(
+        "--check-fp32",
+        type=int,
+        default=16,
+        metavar="N",
+        help="with cached float32 probabilities (--inputs), still run the float32 file "
+        "on the first N faces of each split and report the difference",
+    )
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-timing", dest="timing", action="store_false",
-                   help="skip the ms-per-face timing (always, under emulation)")
-    p.add_argument("--emulation", default="",
-                   help="say how this CPU is emulated (recorded), e.g. 'qemu-x86_64 -cpu Haswell'")
-    p.add_argument("--out", type=Path, default=None,
-                   help="JSON report (default benchmarks/results/int8_agreement_<cpu class>.json; "
-                        "a .md twin is written beside it)")
-    p.add_argument("--markdown-from", type=Path, default=None, metavar="JSON",
-                   help="only rewrite the Markdown twin of an existing JSON report")
+    p.add_argument(
+        "--no-timing",
+        dest="timing",
+        action="store_false",
+        help="skip the ms-per-face timing (always, under emulation)",
+    )
+    p.add_argument(
+        "--emulation",
+        default="",
+        help="say how this CPU is emulated (recorded), e.g. 'qemu-x86_64 -cpu Haswell'",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON report (default benchmarks/results/int8_agreement_<cpu class>.json; "
+        "a .md twin is written beside it)",
+    )
+    p.add_argument(
+        "--markdown-from",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="only rewrite the Markdown twin of an existing JSON report",
+    )
     a = p.parse_args(argv)
 
     if a.markdown_from:  # rewrite the .md twin of an existing report
@@ -425,8 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         cards[card.name] = card
     by_folder = dict(zip([f.name for f in folders], cards))
     cpu = cpu_info()
-    print(f"CPU class {cpu['class']} ({cpu['lscpu'].get('model_name', cpu['machine'])})",
-          flush=True)
+    print(f"CPU class {cpu['class']} ({cpu['lscpu'].get('model_name', cpu['machine'])})", flush=True)
 
     if a.inputs:
         inputs = load_inputs(a.inputs, cards)
@@ -436,14 +532,17 @@ def main(argv: list[str] | None = None) -> int:
         inputs = {name: {} for name in cards}
         for folder in folders:
             name = by_folder[folder.name]
-            for spec in (a.eval or _eval_specs(folder)):
+            for spec in a.eval or _eval_specs(folder):
                 try:
                     split, faces = prepare_split(cards[name], spec)
                 except DatasetError:
                     continue  # data of the other task
                 inputs[name][split] = faces
-        clips = ([Path(c) for c in a.clips] if a.clips is not None else
-                 [ROOT.parent / "shared" / "media" / c for c in CLIPS])
+        clips = (
+            [Path(c) for c in a.clips]
+            if a.clips is not None
+            else [ROOT.parent / "shared" / "media" / c for c in CLIPS]
+        )
         if clips:
             frames = detect_clip_boxes(clips)
             for folder in folders:
@@ -451,23 +550,43 @@ def main(argv: list[str] | None = None) -> int:
                 clf = FaceClassifier.open(folder / "model.fp32.onnx")
                 inputs[name][CLIP_SPLIT] = prepare_clip_faces(clf, frames, a.align)
         for name, splits in inputs.items():
-            print(f"{name}: " + ", ".join(f"{s} {len(f.x)} faces" for s, f in splits.items()),
-                  flush=True)
+            print(f"{name}: " + ", ".join(f"{s} {len(f.x)} faces" for s, f in splits.items()), flush=True)
         from runtime.pipeline import RuntimeConfig
 
-        note = json.dumps({"clips": [c.name for c in clips], "align": a.align,
-                           "align_min_roll": RuntimeConfig().align_min_roll})
+        note = json.dumps(
+            {
+                "clips": [c.name for c in clips],
+                "align": a.align,
+                "align_min_roll": RuntimeConfig().align_min_roll,
+            }
+        )
 
     references = load_references(a.inputs) if a.inputs else {}
-    rows, speed, made = measure(folders, inputs, tuple(a.formats), a.threads, a.timing, a.limit,
-                                references, a.check_fp32, log=lambda s: print(s, flush=True))
+    rows, speed, made = measure(
+        folders,
+        inputs,
+        tuple(a.formats),
+        a.threads,
+        a.timing,
+        a.limit,
+        references,
+        a.check_fp32,
+        log=lambda s: print(s, flush=True),
+    )
     if a.save_inputs and not a.inputs:
         save_inputs(a.save_inputs, inputs, cards, note, made)
         print(f"inputs (and float32 probabilities) saved to {a.save_inputs}", flush=True)
-    report = {"cpu": cpu, "emulation": a.emulation, "versions": versions(),
-              "command": " ".join(["python -m benchmarks.int8_agreement", *(argv or sys.argv[1:])]),
-              "limit": a.limit, "threads": a.threads, "inputs": str(a.inputs or "prepared here"),
-              "rows": rows, "latency": speed}
+    report = {
+        "cpu": cpu,
+        "emulation": a.emulation,
+        "versions": versions(),
+        "command": " ".join(["python -m benchmarks.int8_agreement", *(argv or sys.argv[1:])]),
+        "limit": a.limit,
+        "threads": a.threads,
+        "inputs": str(a.inputs or "prepared here"),
+        "rows": rows,
+        "latency": speed,
+    }
     out = a.out or ROOT / "benchmarks" / "results" / f"int8_agreement_{cpu['class']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -31,8 +31,10 @@ import numpy as np
 from runtime.cli import OneLineParser
 
 NO_FACE = "no face"
-TASK_LABELS = {"emotion": ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
-               "gender": ("woman", "man")}
+TASK_LABELS = {
+    "emotion": ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
+    "gender": ("woman", "man"),
+}
 
 
 class EvalError(RuntimeError):
@@ -106,8 +108,7 @@ def score(truth: list[str], predicted: list[str], labels: tuple[str, ...]) -> di
     for t, p in zip(truth, predicted):
         cm[labels.index(t), cols.index(p)] += 1
     support = cm.sum(axis=1)
-    recall = {c: round(float(cm[i, i] / support[i]), 4) for i, c in enumerate(labels)
-              if support[i]}
+    recall = {c: round(float(cm[i, i] / support[i]), 4) for i, c in enumerate(labels) if support[i]}
     n = int(cm.sum())
     return {
         "n": n,
@@ -122,25 +123,35 @@ def score(truth: list[str], predicted: list[str], labels: tuple[str, ...]) -> di
 
 def markdown(result: dict) -> str:
     r = result["scores"]
-    lines = [f"# Pipeline evaluation: {result['task']} on {result['data']}", "",
-             f"Settings: `{result['settings']}`, padding {result['pad']} px, "
-             f"{r['n']} images.", "",
-             "| detection rate | accuracy | balanced accuracy |", "| --- | --- | --- |",
-             f"| {100 * r['detection_rate']:.1f} % | {100 * r['accuracy']:.1f} % | "
-             f"{100 * r['balanced_accuracy']:.1f} % |", "",
-             "| class | support | recall |", "| --- | --- | --- |"]
+    lines = [
+        f"# Pipeline evaluation: {result['task']} on {result['data']}",
+        "",
+        f"Settings: `{result['settings']}`, padding {result['pad']} px, {r['n']} images.",
+        "",
+        "| detection rate | accuracy | balanced accuracy |",
+        "| --- | --- | --- |",
+        f"| {100 * r['detection_rate']:.1f} % | {100 * r['accuracy']:.1f} % | "
+        f"{100 * r['balanced_accuracy']:.1f} % |",
+        "",
+        "| class | support | recall |",
+        "| --- | --- | --- |",
+    ]
     lines += [f"| {c} | {r['support'][c]} | {100 * v:.1f} % |" for c, v in r["recall"].items()]
     cm = r["confusion"]
-    lines += ["", "Confusion (rows: truth, columns: prediction)", "",
-              "| | " + " | ".join(cm["columns"]) + " |",
-              "| --- " * (len(cm["columns"]) + 1) + "|"]
-    lines += [f"| {row} | " + " | ".join(map(str, counts)) + " |"
-              for row, counts in zip(cm["rows"], cm["counts"])]
+    lines += [
+        "",
+        "Confusion (rows: truth, columns: prediction)",
+        "",
+        "| | " + " | ".join(cm["columns"]) + " |",
+        "| --- " * (len(cm["columns"]) + 1) + "|",
+    ]
+    lines += [
+        f"| {row} | " + " | ".join(map(str, counts)) + " |" for row, counts in zip(cm["rows"], cm["counts"])
+    ]
     return "\n".join(lines) + "\n"
 
 
-def evaluate(folder: Path, runtime_args: list[str], pad: int = 0, task: str | None = None,
-             log=print) -> dict:
+def evaluate(folder: Path, runtime_args: list[str], pad: int = 0, task: str | None = None, log=print) -> dict:
     """Run the runtime over the labelled folder and score its answers."""
     from runtime.__main__ import config_from_args, parse_args
     from runtime.pipeline import run
@@ -154,32 +165,50 @@ def evaluate(folder: Path, runtime_args: list[str], pad: int = 0, task: str | No
     with tempfile.TemporaryDirectory(prefix="pipeline-eval-") as tmp:
         staged = staged_images(items, pad, Path(tmp))
         table = Path(tmp) / "per_image.json"
-        args = parse_args(["--source", tmp, "--no-show", "--per-image", str(table), "--tasks",
-                           task, *runtime_args])
+        args = parse_args(
+            ["--source", tmp, "--no-show", "--per-image", str(table), "--tasks", task, *runtime_args]
+        )
         summary = run(config_from_args(args, show=False), log=log)
         found = largest_face_labels(json.loads(table.read_text()), task)
     predicted = [found.get(p.name, NO_FACE) for p in staged]
-    return {"data": str(folder), "task": task, "pad": pad,
-            "settings": " ".join(runtime_args) or "runtime defaults",
-            "seconds": round(summary.seconds, 1),
-            "scores": score([i.label for i in items], predicted, labels),
-            "per_image": [{"file": i.file.name, "label": i.label, "predicted": p}
-                          for i, p in zip(items, predicted)]}
+    return {
+        "data": str(folder),
+        "task": task,
+        "pad": pad,
+        "settings": " ".join(runtime_args) or "runtime defaults",
+        "seconds": round(summary.seconds, 1),
+        "scores": score([i.label for i in items], predicted, labels),
+        "per_image": [
+            {"file": i.file.name, "label": i.label, "predicted": p} for i, p in zip(items, predicted)
+        ],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    runtime_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    own = argv[:argv.index("--")] if "--" in argv else argv
-    p = OneLineParser(prog="python -m benchmarks.pipeline_eval", description=__doc__,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, required=True,
-                   help="folder with labels.csv (file,label) and the images")
-    p.add_argument("--task", choices=tuple(TASK_LABELS), default=None,
-                   help="default: the task whose labels labels.csv uses")
+    runtime_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    own = argv[: argv.index("--")] if "--" in argv else argv
+    p = OneLineParser(
+        prog="python -m benchmarks.pipeline_eval",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data", type=Path, required=True, help="folder with labels.csv (file,label) and the images"
+    )
+    p.add_argument(
+        "--task",
+        choices=tuple(TASK_LABELS),
+        default=None,
+        help="default: the task whose labels labels.csv uses",
+    )
     p.add_argument("--pad", type=int, default=0, help="replicated border added to each image (px)")
-    p.add_argument("--output", type=Path, default=None,
-                   help="write OUTPUT.json and OUTPUT.md (default: print the Markdown only)")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="write OUTPUT.json and OUTPUT.md (default: print the Markdown only)",
+    )
     a = p.parse_args(own)
     from runtime.backends import BackendError
     from runtime.card import CardError, atomic_write_bytes
@@ -187,16 +216,21 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.sources import SourceError
 
     try:
-        result = evaluate(a.data, runtime_args, a.pad, a.task,
-                          log=lambda m: print(m, file=sys.stderr))
-    except (EvalError, SourceError, DetectorError, BackendError, CardError, ValueError,
-            FileNotFoundError) as e:
+        result = evaluate(a.data, runtime_args, a.pad, a.task, log=lambda m: print(m, file=sys.stderr))
+    except (
+        EvalError,
+        SourceError,
+        DetectorError,
+        BackendError,
+        CardError,
+        ValueError,
+        FileNotFoundError,
+    ) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     md = markdown(result)
     if a.output:
-        atomic_write_bytes(a.output.with_suffix(".json"),
-                           (json.dumps(result, indent=1) + "\n").encode())
+        atomic_write_bytes(a.output.with_suffix(".json"), (json.dumps(result, indent=1) + "\n").encode())
         atomic_write_bytes(a.output.with_suffix(".md"), md.encode())
     print(md)
     return 0

@@ -37,11 +37,10 @@ def preprocess(gray_face: np.ndarray, size: int = 64) -> np.ndarray:
     return ((x - 0.5) * 2.0)[None, :, :, None]
 
 
-def offset_crop(gray: np.ndarray, box: tuple[int, int, int, int], offsets: tuple[int, int]
-                ) -> np.ndarray:
+def offset_crop(gray: np.ndarray, box: tuple[int, int, int, int], offsets: tuple[int, int]) -> np.ndarray:
     x, y, w, h = box
     ox, oy = offsets
-    return gray[max(0, y - oy):y + h + oy, max(0, x - ox):x + w + ox]
+    return gray[max(0, y - oy) : y + h + oy, max(0, x - ox) : x + w + ox]
 
 
 def time_reference(frames: np.ndarray, files: dict[str, Path], warmup: int) -> dict:
@@ -72,11 +71,19 @@ def time_reference(frames: np.ndarray, files: dict[str, Path], warmup: int) -> d
             stages["gender"].append(1000 * tg)
             total.append(1000 * (t2 - t0))
             faces.append(len(boxes))
-    pct = lambda v: {f"p{q}_ms": round(float(np.percentile(v, q)), 3)  # noqa: E731
-                     for q in (50, 95, 99)} | {"mean_ms": round(float(np.mean(v)), 3)}
-    return {"stages": {k: pct(v) for k, v in stages.items()}, "frame": pct(total),
-            "fps": round(1000 / float(np.mean(total)), 2),
-            "faces_per_frame": round(float(np.mean(faces)), 2)}
+    pct = lambda v: (
+        {
+            f"p{q}_ms": round(float(np.percentile(v, q)), 3)  # noqa: E731
+            for q in (50, 95, 99)
+        }
+        | {"mean_ms": round(float(np.mean(v)), 3)}
+    )
+    return {
+        "stages": {k: pct(v) for k, v in stages.items()},
+        "frame": pct(total),
+        "fps": round(1000 / float(np.mean(total)), 2),
+        "faces_per_frame": round(float(np.mean(faces)), 2),
+    }
 
 
 def score_reference(files: dict[str, Path], specs: list[str]) -> dict:
@@ -107,8 +114,7 @@ def score_reference(files: dict[str, Path], specs: list[str]) -> dict:
                 x[i] = preprocess(img.reshape(img.shape[:2]))[0]
             probs = model.predict(x, batch_size=256, verbose=0)
             m = classification_metrics(ds.labels, probs, list(labels), ds.meta)
-            keep = ("n", "accuracy", "balanced_accuracy", "accuracy_by_class", "woman_man_gap",
-                    "by_age")
+            keep = ("n", "accuracy", "balanced_accuracy", "accuracy_by_class", "woman_man_gap", "by_age")
             out[f"{task}:{split_name(spec)}"] = {k: m[k] for k in keep if k in m}
     return out
 

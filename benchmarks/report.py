@@ -12,9 +12,12 @@ def _ms(d: dict | None, key: str = "p50_ms") -> str:
 
 
 def speed_table(result: dict) -> list[str]:
-    lines = ["| setting | faces found / frame | FPS | frame p50 / p95 / p99 ms | "
-             + " | ".join(f"{s} p50" for s in STAGES) + " | detector alone p50 | pipeline ÷ detector |",
-             "|---|---:|---:|---|" + "---:|" * len(STAGES) + "---:|---:|"]
+    lines = [
+        "| setting | faces found / frame | FPS | frame p50 / p95 / p99 ms | "
+        + " | ".join(f"{s} p50" for s in STAGES)
+        + " | detector alone p50 | pipeline ÷ detector |",
+        "|---|---:|---:|---|" + "---:|" * len(STAGES) + "---:|---:|",
+    ]
     for row in result.get("speed", []):
         s = row["setting"]
         f = row["frame"]
@@ -24,7 +27,8 @@ def speed_table(result: dict) -> list[str]:
             f"{row['faces_per_frame']:.2f} | {row['fps']:.1f} | "
             f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f} / {f['p99_ms']:.2f} | "
             + " | ".join(_ms(row["stages"].get(st)) for st in STAGES)
-            + f" | {_ms(row['detector_alone'])} | {row['pipeline_over_detector']:.2f} |")
+            + f" | {_ms(row['detector_alone'])} | {row['pipeline_over_detector']:.2f} |"
+        )
     return lines
 
 
@@ -32,19 +36,24 @@ def stride_table(result: dict) -> list[str]:
     rows = result.get("strides", [])
     if not rows:
         return []
-    lines = [f"Strides on {rows[0]['clip']} ({rows[0]['frames']} frames), against detecting and "
-             "classifying every frame:", "",
-             "| detect every | classify every | ms / frame | detect ms | classify ms | work saved "
-             "| faces missed | box IoU | emotion agrees | gender agrees |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"Strides on {rows[0]['clip']} ({rows[0]['frames']} frames), against detecting and "
+        "classifying every frame:",
+        "",
+        "| detect every | classify every | ms / frame | detect ms | classify ms | work saved "
+        "| faces missed | box IoU | emotion agrees | gender agrees |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     pct = lambda v: "–" if v is None else f"{100 * v:.1f} %"  # noqa: E731
     for r in rows:
         box = "–" if r["mean_iou"] is None else f"{r['mean_iou']:.3f}"
-        lines.append(f"| {r['detect_every']} | {r['classify_every']} | {r['frame_mean_ms']:.2f} | "
-                     f"{r['detect_mean_ms']:.2f} | {r['classify_mean_ms']:.2f} | "
-                     f"{pct(r['work_saved'])} | {r['missed']} / {r['faces']} | "
-                     f"{box} | "
-                     f"{pct(r['emotion_agreement'])} | {pct(r['gender_agreement'])} |")
+        lines.append(
+            f"| {r['detect_every']} | {r['classify_every']} | {r['frame_mean_ms']:.2f} | "
+            f"{r['detect_mean_ms']:.2f} | {r['classify_mean_ms']:.2f} | "
+            f"{pct(r['work_saved'])} | {r['missed']} / {r['faces']} | "
+            f"{box} | "
+            f"{pct(r['emotion_agreement'])} | {pct(r['gender_agreement'])} |"
+        )
     return lines
 
 
@@ -52,14 +61,18 @@ def reference_lines(result: dict) -> list[str]:
     ref = result.get("reference", {})
     if "skipped" in ref:
         return [f"Reference pipeline: skipped ({ref['skipped']})."]
-    lines = ["| reference pipeline (Haar + Keras per face) | faces found / frame | FPS | "
-             "frame p50 / p95 / p99 ms | detect p50 | emotion p50 | gender p50 |",
-             "|---|---:|---:|---|---:|---:|---:|"]
+    lines = [
+        "| reference pipeline (Haar + Keras per face) | faces found / frame | FPS | "
+        "frame p50 / p95 / p99 ms | detect p50 | emotion p50 | gender p50 |",
+        "|---|---:|---:|---|---:|---:|---:|",
+    ]
     for name, r in ref.get("speed", {}).items():
         f = r["frame"]
-        lines.append(f"| {name} | {r['faces_per_frame']:.2f} | {r['fps']:.1f} | {f['p50_ms']:.1f} / "
-                     f"{f['p95_ms']:.1f} / {f['p99_ms']:.1f} | {_ms(r['stages']['detect'])} | "
-                     f"{_ms(r['stages']['emotion'])} | {_ms(r['stages']['gender'])} |")
+        lines.append(
+            f"| {name} | {r['faces_per_frame']:.2f} | {r['fps']:.1f} | {f['p50_ms']:.1f} / "
+            f"{f['p95_ms']:.1f} / {f['p99_ms']:.1f} | {_ms(r['stages']['detect'])} | "
+            f"{_ms(r['stages']['emotion'])} | {_ms(r['stages']['gender'])} |"
+        )
     return lines
 
 
@@ -69,11 +82,15 @@ def targets_lines(result: dict) -> list[str]:
         return []
     out = ["| target (640x480, one face, 1 thread) | measured | met |", "|---|---:|---|"]
     if "fps_ratio" in t:
-        out.append(f"| our FPS ≥ 20 × the reference's | {t['fps_ratio']:.1f} × "
-                   f"({t['ours_fps']:.1f} vs {t['reference_fps']:.1f} FPS) | "
-                   f"{'yes' if t['fps_ratio'] >= 20 else '**no**'} |")
-    out.append(f"| pipeline time ≤ 1.3 × the detector's alone | {t['pipeline_over_detector']:.2f} × | "
-               f"{'yes' if t['pipeline_over_detector'] <= 1.3 else '**no**'} |")
+        out.append(
+            f"| our FPS ≥ 20 × the reference's | {t['fps_ratio']:.1f} × "
+            f"({t['ours_fps']:.1f} vs {t['reference_fps']:.1f} FPS) | "
+            f"{'yes' if t['fps_ratio'] >= 20 else '**no**'} |"
+        )
+    out.append(
+        f"| pipeline time ≤ 1.3 × the detector's alone | {t['pipeline_over_detector']:.2f} × | "
+        f"{'yes' if t['pipeline_over_detector'] <= 1.3 else '**no**'} |"
+    )
     return out
 
 
@@ -83,16 +100,20 @@ def accuracy_table(result: dict) -> list[str]:
     if not rows and not ref:
         why = result.get("accuracy_skipped", "no evaluation data given (pass --data FILES)")
         return [f"Accuracy: skipped: {why}."]
-    lines = ["| model | file | split | n | accuracy | balanced | woman / man | adults |",
-             "|---|---|---|---:|---:|---:|---|---:|"]
+    lines = [
+        "| model | file | split | n | accuracy | balanced | woman / man | adults |",
+        "|---|---|---|---:|---:|---:|---|---:|",
+    ]
 
     def fmt(name: str, file: str, split: str, m: dict) -> str:
         wm = m.get("accuracy_by_class", {})
         wm_s = f"{100 * wm['woman']:.2f} / {100 * wm['man']:.2f}" if "woman" in wm else "–"
         adults = m.get("by_age", {}).get("adults_18_plus", {}).get("accuracy")
-        return (f"| {name} | {file} | {split} | {m['n']} | {100 * m['accuracy']:.2f} % | "
-                f"{100 * m['balanced_accuracy']:.2f} % | {wm_s} | "
-                f"{'–' if adults is None else f'{100 * adults:.2f} %'} |")
+        return (
+            f"| {name} | {file} | {split} | {m['n']} | {100 * m['accuracy']:.2f} % | "
+            f"{100 * m['balanced_accuracy']:.2f} % | {wm_s} | "
+            f"{'–' if adults is None else f'{100 * adults:.2f} %'} |"
+        )
 
     for r in rows:
         lines.append(fmt(r["model"], r["file"], r["split"], r))
@@ -104,17 +125,31 @@ def accuracy_table(result: dict) -> list[str]:
 
 def markdown(result: dict) -> str:
     m = result["machine"]
-    head = [f"Measured {result['date']} on {m['cpu']} ({m['cores']} cores), {m['os']}, "
-            f"Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
-            "", f"Command: `{result['command']}`", ""]
-    body = ["### Speed", "", *speed_table(result), "", *reference_lines(result), "",
-            *stride_table(result), ""]
+    head = [
+        f"Measured {result['date']} on {m['cpu']} ({m['cores']} cores), {m['os']}, "
+        f"Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
+        "",
+        f"Command: `{result['command']}`",
+        "",
+    ]
+    body = [
+        "### Speed",
+        "",
+        *speed_table(result),
+        "",
+        *reference_lines(result),
+        "",
+        *stride_table(result),
+        "",
+    ]
     if result.get("decode"):
         d = result["decode"]
-        body += [f"Decoding {d['source']}: p50 {d['p50_ms']:.2f} ms per frame (timed apart, "
-                 f"before the pipeline runs).", ""]
-    body += ["### Targets", "", *targets_lines(result), "", "### Accuracy", "",
-             *accuracy_table(result)]
+        body += [
+            f"Decoding {d['source']}: p50 {d['p50_ms']:.2f} ms per frame (timed apart, "
+            f"before the pipeline runs).",
+            "",
+        ]
+    body += ["### Targets", "", *targets_lines(result), "", "### Accuracy", "", *accuracy_table(result)]
     return "\n".join(head + body) + "\n"
 
 
@@ -128,17 +163,22 @@ def chart(result: dict, path: Path) -> bool:
     except ImportError:
         return False
     rows = result.get("speed", [])
-    labels = [f"{r['setting']['backend']} {r['setting']['precision']} {r['setting']['threads']}t "
-              f"{r['setting']['faces']}f {r['setting']['resolution']} {r['setting']['detector']} "
-              f"/{r['setting']['classify_every']}"
-              for r in rows]
+    labels = [
+        f"{r['setting']['backend']} {r['setting']['precision']} {r['setting']['threads']}t "
+        f"{r['setting']['faces']}f {r['setting']['resolution']} {r['setting']['detector']} "
+        f"/{r['setting']['classify_every']}"
+        for r in rows
+    ]
     fps = [r["fps"] for r in rows]
     for name, r in result.get("reference", {}).get("speed", {}).items():
         labels.append(f"reference {name}")
         fps.append(r["fps"])
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(labels) + 1.2))
-    ax.barh(labels[::-1], fps[::-1], color=["#c44" if lb.startswith("reference") else "#48c"
-                                            for lb in labels[::-1]])
+    ax.barh(
+        labels[::-1],
+        fps[::-1],
+        color=["#c44" if lb.startswith("reference") else "#48c" for lb in labels[::-1]],
+    )
     ax.set_xlabel("frames per second (higher is better)")
     ax.set_title(f"edge-face pipeline on {result['machine']['cpu']}", fontsize=9)
     fig.tight_layout()
@@ -156,7 +196,7 @@ def replace_section(page: Path, name: str, text: str) -> None:
     old = page.read_text() if page.exists() else ""
     block = f"{begin}\n{text.rstrip()}\n{end}"
     if begin in old and end in old:
-        new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+        new = old[: old.index(begin)] + block + old[old.index(end) + len(end) :]
     else:
         new = old.rstrip() + "\n\n" + block + "\n"
     atomic_write_bytes(page, new.encode())

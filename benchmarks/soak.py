@@ -43,8 +43,7 @@ def soak(frames: int, warmup: int = 300, window: int = 500, classify_every: int 
     clip = demo_frames(240, (640, 480)).frames
     pipe = Pipeline(RuntimeConfig(show=False, classify_every=classify_every))
     samples = []
-    with tempfile.TemporaryDirectory(prefix="soak-") as tmp, \
-            JsonLinesSink(Path(tmp) / "faces.jsonl") as sink:
+    with tempfile.TemporaryDirectory(prefix="soak-") as tmp, JsonLinesSink(Path(tmp) / "faces.jsonl") as sink:
         try:
             t_window = time.perf_counter()
             base_rss = base_fds = None
@@ -57,22 +56,36 @@ def soak(frames: int, warmup: int = 300, window: int = 500, classify_every: int 
                     base_rss, base_fds = rss_mb(), open_fds()
                 if (i + 1) % window == 0:
                     now = time.perf_counter()
-                    samples.append({"frame": i + 1, "rss_mb": round(rss_mb(), 2),
-                                    "fds": open_fds(), "fps": round(window / (now - t_window), 1)})
+                    samples.append(
+                        {
+                            "frame": i + 1,
+                            "rss_mb": round(rss_mb(), 2),
+                            "fds": open_fds(),
+                            "fps": round(window / (now - t_window), 1),
+                        }
+                    )
                     t_window = now
         finally:
             pipe.close()
         lines = sink.lines
     after = [s for s in samples if s["frame"] > warmup]
     fps = [s["fps"] for s in after] or [0.0]
-    return {"frames": frames, "warmup": warmup, "json_lines": lines,
-            "rss_after_warmup_mb": round(base_rss or 0.0, 2),
-            "rss_end_mb": samples[-1]["rss_mb"] if samples else None,
-            "rss_growth_mb": round(max(s["rss_mb"] for s in after) - base_rss, 2)
-            if after and base_rss is not None else None,
-            "fds_after_warmup": base_fds, "fds_end": samples[-1]["fds"] if samples else None,
-            "fps_min": min(fps), "fps_max": max(fps), "fps_mean": round(sum(fps) / len(fps), 1),
-            "samples": samples}
+    return {
+        "frames": frames,
+        "warmup": warmup,
+        "json_lines": lines,
+        "rss_after_warmup_mb": round(base_rss or 0.0, 2),
+        "rss_end_mb": samples[-1]["rss_mb"] if samples else None,
+        "rss_growth_mb": round(max(s["rss_mb"] for s in after) - base_rss, 2)
+        if after and base_rss is not None
+        else None,
+        "fds_after_warmup": base_fds,
+        "fds_end": samples[-1]["fds"] if samples else None,
+        "fps_min": min(fps),
+        "fps_max": max(fps),
+        "fps_mean": round(sum(fps) / len(fps), 1),
+        "samples": samples,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,9 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         a.json.write_text(text + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "samples"}, indent=2))
     ok = (result["rss_growth_mb"] or 0) < 10 and result["fds_end"] == result["fds_after_warmup"]
-    print(f"soak {'passed' if ok else 'FAILED'}: memory growth {result['rss_growth_mb']} MB after "
-          f"warm-up (limit 10), fds {result['fds_after_warmup']} -> {result['fds_end']}, FPS "
-          f"{result['fps_min']}-{result['fps_max']}", file=sys.stderr)
+    print(
+        f"soak {'passed' if ok else 'FAILED'}: memory growth {result['rss_growth_mb']} MB after "
+        f"warm-up (limit 10), fds {result['fds_after_warmup']} -> {result['fds_end']}, FPS "
+        f"{result['fps_min']}-{result['fps_max']}",
+        file=sys.stderr,
+    )
     return 0 if ok else 1
 
 

@@ -33,8 +33,10 @@ class Setting:
     @property
     def label(self) -> str:
         w, h = self.resolution
-        return (f"{self.backend} {self.precision}, {self.threads} thread(s), {self.faces} face(s), "
-                f"{w}x{h}, {self.detector}-range, classify every {self.classify_every}")
+        return (
+            f"{self.backend} {self.precision}, {self.threads} thread(s), {self.faces} face(s), "
+            f"{w}x{h}, {self.detector}-range, classify every {self.classify_every}"
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -44,10 +46,12 @@ class Setting:
 
 def percentiles(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
-    return {"p50_ms": round(float(np.percentile(a, 50)), 3),
-            "p95_ms": round(float(np.percentile(a, 95)), 3),
-            "p99_ms": round(float(np.percentile(a, 99)), 3),
-            "mean_ms": round(float(a.mean()), 3)}
+    return {
+        "p50_ms": round(float(np.percentile(a, 50)), 3),
+        "p95_ms": round(float(np.percentile(a, 95)), 3),
+        "p99_ms": round(float(np.percentile(a, 99)), 3),
+        "mean_ms": round(float(a.mean()), 3),
+    }
 
 
 def time_detector(frames: FrameSet, variant: str, warmup: int) -> dict:
@@ -63,9 +67,14 @@ def time_detector(frames: FrameSet, variant: str, warmup: int) -> dict:
 
 def time_pipeline(frames: FrameSet, setting: Setting, warmup: int) -> dict:
     """Stage percentiles, FPS, faces found per frame, for one setting."""
-    cfg = RuntimeConfig(detector=setting.detector, backend=setting.backend,
-                        precision=setting.precision, threads=setting.threads, show=False,
-                        classify_every=setting.classify_every)
+    cfg = RuntimeConfig(
+        detector=setting.detector,
+        backend=setting.backend,
+        precision=setting.precision,
+        threads=setting.threads,
+        show=False,
+        classify_every=setting.classify_every,
+    )
     pipe = Pipeline(cfg)
     try:
         total, faces = [], []
@@ -82,11 +91,16 @@ def time_pipeline(frames: FrameSet, setting: Setting, warmup: int) -> dict:
                 pipe.times.add("draw", t2 - t1)
                 total.append(1000 * (t2 - t0))
                 faces.append(len(result.faces))
-        stages = {k: {kk: v[kk] for kk in ("p50_ms", "p95_ms", "p99_ms", "mean_ms")}
-                  for k, v in pipe.times.summary().items()}
-        return {"stages": stages, "frame": percentiles(total),
-                "fps": round(1000 / float(np.mean(total)), 2),
-                "faces_per_frame": round(float(np.mean(faces)), 2)}
+        stages = {
+            k: {kk: v[kk] for kk in ("p50_ms", "p95_ms", "p99_ms", "mean_ms")}
+            for k, v in pipe.times.summary().items()
+        }
+        return {
+            "stages": stages,
+            "frame": percentiles(total),
+            "fps": round(1000 / float(np.mean(total)), 2),
+            "faces_per_frame": round(float(np.mean(faces)), 2),
+        }
     finally:
         pipe.close()
 
@@ -108,21 +122,24 @@ def sweep(baseline: Setting, threads: list[int], quick: bool) -> list[Setting]:
 
     for t in threads:
         add(replace(baseline, threads=t))
-    formats = [("onnx", "fp32"), ("onnx", "int8"), ("tflite", "fp32"), ("tflite", "fp16"),
-               ("tflite", "int8")]
+    formats = [("onnx", "fp32"), ("onnx", "int8"), ("tflite", "fp32"), ("tflite", "fp16"), ("tflite", "int8")]
     for backend, precision in formats[: 2 if quick else None]:
         add(replace(baseline, backend=backend, precision=precision))
-    for faces in ([4] if quick else [4, 8]):  # several faces are small: the full-range model
+    for faces in [4] if quick else [4, 8]:  # several faces are small: the full-range model
         add(replace(baseline, faces=faces, detector="full"))
     if not quick:
         add(replace(baseline, resolution=(1280, 720)))
-    for every in ([3] if quick else [2, 3, 5, 10]):  # classification stride: work saved
+    for every in [3] if quick else [2, 3, 5, 10]:  # classification stride: work saved
         add(replace(baseline, classify_every=every))
     return out
 
 
-def run_speed(settings: list[Setting], frames_for: Callable[[Setting], FrameSet], warmup: int,
-              progress: Callable[[str], None] = lambda _: None) -> list[dict]:
+def run_speed(
+    settings: list[Setting],
+    frames_for: Callable[[Setting], FrameSet],
+    warmup: int,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[dict]:
     rows = []
     detector_cache: dict[tuple, dict] = {}
     for s in settings:
@@ -132,9 +149,15 @@ def run_speed(settings: list[Setting], frames_for: Callable[[Setting], FrameSet]
             detector_cache[key] = time_detector(frames, s.detector, warmup)
         det = detector_cache[key]
         result = time_pipeline(frames, s, warmup)
-        rows.append({"setting": s.to_dict(), "frames": frames.name, "n_frames": len(frames.frames),
-                     "detector_alone": det, **result,
-                     "pipeline_over_detector": round(result["frame"]["mean_ms"] / det["mean_ms"],
-                                                     3)})
+        rows.append(
+            {
+                "setting": s.to_dict(),
+                "frames": frames.name,
+                "n_frames": len(frames.frames),
+                "detector_alone": det,
+                **result,
+                "pipeline_over_detector": round(result["frame"]["mean_ms"] / det["mean_ms"], 3),
+            }
+        )
         progress(s.label)
     return rows

@@ -20,10 +20,18 @@ from runtime.pipeline import Pipeline, RuntimeConfig
 STRIDES = ((1, 1), (1, 3), (1, 5), (2, 5), (5, 5))  # (detect_every, classify_every)
 
 
-def run_clip(frames: FrameSet, detect_every: int, classify_every: int, backend: str = "onnx",
-             precision: str = "int8") -> tuple[list, dict]:
-    pipe = Pipeline(RuntimeConfig(show=False, detect_every=detect_every, backend=backend,
-                                  precision=precision, classify_every=classify_every))
+def run_clip(
+    frames: FrameSet, detect_every: int, classify_every: int, backend: str = "onnx", precision: str = "int8"
+) -> tuple[list, dict]:
+    pipe = Pipeline(
+        RuntimeConfig(
+            show=False,
+            detect_every=detect_every,
+            backend=backend,
+            precision=precision,
+            classify_every=classify_every,
+        )
+    )
     out, total = [], []
     try:
         for i, frame in enumerate(frames.frames):
@@ -33,10 +41,13 @@ def run_clip(frames: FrameSet, detect_every: int, classify_every: int, backend: 
         summary = pipe.times.summary()
     finally:
         pipe.close()
-    work = {"frame_mean_ms": round(float(np.mean(total)), 3),
-            "detect_mean_ms": summary["detect"]["mean_ms"],
-            "classify_mean_ms": round(sum(summary[t]["mean_ms"] for t in ("emotion", "gender")
-                                          if t in summary), 3)}
+    work = {
+        "frame_mean_ms": round(float(np.mean(total)), 3),
+        "detect_mean_ms": summary["detect"]["mean_ms"],
+        "classify_mean_ms": round(
+            sum(summary[t]["mean_ms"] for t in ("emotion", "gender") if t in summary), 3
+        ),
+    }
     return out, work
 
 
@@ -52,21 +63,32 @@ def compare(reference: list, strided: list) -> dict:
             emo.append(best.predictions["emotion"].label == face.predictions["emotion"].label)
             gen.append(best.predictions["gender"].label == face.predictions["gender"].label)
     n = sum(len(r.faces) for r in reference)
-    return {"faces": n, "missed": missing,
-            "mean_iou": round(float(np.mean(ious)), 4) if ious else None,
-            "emotion_agreement": round(float(np.mean(emo)), 4) if emo else None,
-            "gender_agreement": round(float(np.mean(gen)), 4) if gen else None}
+    return {
+        "faces": n,
+        "missed": missing,
+        "mean_iou": round(float(np.mean(ious)), 4) if ious else None,
+        "emotion_agreement": round(float(np.mean(emo)), 4) if emo else None,
+        "gender_agreement": round(float(np.mean(gen)), 4) if gen else None,
+    }
 
 
-def stride_study(frames: FrameSet, strides=STRIDES,
-                 progress: Callable[[str], None] = lambda _: None) -> list[dict]:
+def stride_study(
+    frames: FrameSet, strides=STRIDES, progress: Callable[[str], None] = lambda _: None
+) -> list[dict]:
     reference, ref_work = run_clip(frames, 1, 1)
     rows = []
     for det, cls in strides:
         progress(f"detect every {det}, classify every {cls}")
         got, work = (reference, ref_work) if (det, cls) == (1, 1) else run_clip(frames, det, cls)
-        rows.append({"detect_every": det, "classify_every": cls, "clip": frames.name,
-                     "frames": len(frames.frames), **work,
-                     "work_saved": round(1 - work["frame_mean_ms"] / ref_work["frame_mean_ms"], 3),
-                     **compare(reference, got)})
+        rows.append(
+            {
+                "detect_every": det,
+                "classify_every": cls,
+                "clip": frames.name,
+                "frames": len(frames.frames),
+                **work,
+                "work_saved": round(1 - work["frame_mean_ms"] / ref_work["frame_mean_ms"], 3),
+                **compare(reference, got),
+            }
+        )
     return rows

@@ -37,18 +37,24 @@ class TrackLog:
     first_crop: np.ndarray | None = None
 
     def summary(self) -> dict:
-        return {"id": self.id, "first_frame": self.frames[0], "last_frame": self.frames[-1],
-                "frames_shown": len(self.frames), "max_score": round(max(self.scores), 3),
-                "emotion": max(set(self.emotions), key=self.emotions.count),
-                "gender": max(set(self.genders), key=self.genders.count)}
+        return {
+            "id": self.id,
+            "first_frame": self.frames[0],
+            "last_frame": self.frames[-1],
+            "frames_shown": len(self.frames),
+            "max_score": round(max(self.scores), 3),
+            "emotion": max(set(self.emotions), key=self.emotions.count),
+            "gender": max(set(self.genders), key=self.genders.count),
+        }
 
 
 def track_clip(source: str, confirm_hits: int) -> list[TrackLog]:
     """Every shown track of the clip, with the runtime's defaults but ``confirm_hits``."""
     logs: dict[int, TrackLog] = {}
     with open_source(source) as src:
-        pipe = Pipeline(RuntimeConfig(source=source, show=False, confirm_hits=confirm_hits),
-                        live=src.live, fps=src.fps)
+        pipe = Pipeline(
+            RuntimeConfig(source=source, show=False, confirm_hits=confirm_hits), live=src.live, fps=src.fps
+        )
         try:
             for frame in src.frames():
                 result = pipe.process(frame.image, frame.index, frame.timestamp)
@@ -71,16 +77,27 @@ def contact_sheet(logs: list[TrackLog], path: Path) -> None:
     tiles = []
     for log in logs:
         tile = log.first_crop.copy()
-        cv2.putText(tile, f"#{log.id} f{log.frames[0]}", (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                    (0, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            tile,
+            f"#{log.id} f{log.frames[0]}",
+            (3, 14),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            (0, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
         tiles.append(tile)
     if tiles:
         cv2.imwrite(str(path), np.hstack(tiles))
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="python -m benchmarks.tracks", description=__doc__,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(
+        prog="python -m benchmarks.tracks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--source", nargs="+", required=True, help="video files")
     p.add_argument("--output", type=Path, required=True, help="folder for JSON and contact sheets")
     a = p.parse_args(argv)
@@ -93,10 +110,14 @@ def main(argv: list[str] | None = None) -> int:
             logs = track_clip(source, hits)
             contact_sheet(logs, a.output / f"{name}_{label}.png")
             report[name][label] = [log.summary() for log in logs]
-            print(f"{name}, {label}: {len(logs)} track(s): " + "; ".join(
-                f"#{s['id']} frames {s['first_frame']}-{s['last_frame']} ({s['frames_shown']} "
-                f"shown, max score {s['max_score']}, {s['emotion']}, {s['gender']})"
-                for s in report[name][label]))
+            print(
+                f"{name}, {label}: {len(logs)} track(s): "
+                + "; ".join(
+                    f"#{s['id']} frames {s['first_frame']}-{s['last_frame']} ({s['frames_shown']} "
+                    f"shown, max score {s['max_score']}, {s['emotion']}, {s['gender']})"
+                    for s in report[name][label]
+                )
+            )
     (a.output / "tracks.json").write_text(json.dumps(report, indent=1) + "\n")
     return 0
 

@@ -16,26 +16,33 @@ def parse_targets(names: list[str] | None) -> tuple[Target, ...]:
     by_name = {f"{t.format}:{t.precision}": t for t in TARGETS}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise ValueError(f"unknown target(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(by_name)}")
+        raise ValueError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(by_name)}")
     return tuple(by_name[n] for n in names)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="python -m export", description=__doc__)
-    p.add_argument("--model", nargs="+", required=True,
-                   help="trained model folders (or their model.keras)")
-    p.add_argument("--eval", nargs="+", default=None, metavar="DATA",
-                   help="held-out data to verify on (default: the run's own evaluation splits "
-                        "from config.json)")
-    p.add_argument("--only", nargs="+", metavar="FORMAT:PRECISION",
-                   help="export only these, e.g. onnx:int8 tflite:float16")
+    p.add_argument("--model", nargs="+", required=True, help="trained model folders (or their model.keras)")
+    p.add_argument(
+        "--eval",
+        nargs="+",
+        default=None,
+        metavar="DATA",
+        help="held-out data to verify on (default: the run's own evaluation splits from config.json)",
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="FORMAT:PRECISION",
+        help="export only these, e.g. onnx:int8 tflite:float16",
+    )
     p.add_argument("--calib-size", type=int, default=512, help="calibration faces for int8")
     p.add_argument("--seed", type=int, default=0, help="seed of the calibration draw")
     p.add_argument("--threads", type=int, default=1, help="engine threads for checks and timing")
     p.add_argument("--format", default="auto", help="force the data format (default: detect)")
-    p.add_argument("--table", action="store_true",
-                   help="only print the Markdown table of existing export.json reports")
+    p.add_argument(
+        "--table", action="store_true", help="only print the Markdown table of existing export.json reports"
+    )
     p.add_argument("--json", default=None, help="also write all reports as one JSON file")
     a = p.parse_args(argv)
 
@@ -43,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         from export.report import table_markdown
 
         try:
-            reports = [json.loads(_folder(m).joinpath("export.json").read_text())
-                       for m in a.model]
+            reports = [json.loads(_folder(m).joinpath("export.json").read_text()) for m in a.model]
         except FileNotFoundError as e:
             print(f"error: {e.filename} not found; run 'make export' first", file=sys.stderr)
             return 2
@@ -60,15 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     from train.datasets.base import DatasetError
 
     reports, failed = [], []
-    with one_line_errors((DatasetError, CardError, ValueError, FileNotFoundError),
-                         "interrupted: files already exported are complete; the rest are "
-                         "unchanged"):
+    with one_line_errors(
+        (DatasetError, CardError, ValueError, FileNotFoundError),
+        "interrupted: files already exported are complete; the rest are unchanged",
+    ):
         targets = parse_targets(a.only)
         for m in a.model:
             folder = _folder(m)
             specs = a.eval if a.eval is not None else _run_eval_specs(folder)
-            records, held, card, path = export_model(folder / "model.keras", specs, targets,
-                                                     a.calib_size, a.seed, a.threads, a.format)
+            records, held, card, path = export_model(
+                folder / "model.keras", specs, targets, a.calib_size, a.seed, a.threads, a.format
+            )
             report = build_report(card, path, held, records, read_report(folder))
             write_report(folder, report)
             reports.append(report)

@@ -34,8 +34,9 @@ DETECT_SIDE = 256  # images are upscaled to this side before the border is added
 BORDER = 0.5  # neutral border on each side, as a fraction of the side
 
 
-def frame_in_box_units(image: np.ndarray, order: str, detector: FaceDetector
-                       ) -> tuple[float, float, float, float] | None:
+def frame_in_box_units(
+    image: np.ndarray, order: str, detector: FaceDetector
+) -> tuple[float, float, float, float] | None:
     """(image width / box width, image height / box height, downward shift of the image centre
     from the box centre in box heights, eye-line roll in degrees), or None when no face is
     found."""
@@ -55,8 +56,9 @@ def frame_in_box_units(image: np.ndarray, order: str, detector: FaceDetector
     return w / bw, h / bh, (h / 2 - (by + bh / 2)) / bh, best.roll
 
 
-def calibrate(card, images, order: str, detector_variant: str = "short", size: int = 400,
-              seed: int = 0) -> tuple[CropRule, dict]:
+def calibrate(
+    card, images, order: str, detector_variant: str = "short", size: int = 400, seed: int = 0
+) -> tuple[CropRule, dict]:
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(images), size=min(size, len(images)), replace=False)
     found = []
@@ -66,29 +68,43 @@ def calibrate(card, images, order: str, detector_variant: str = "short", size: i
             if m is not None:
                 found.append(m)
     if len(found) < max(20, 0.2 * len(pick)):
-        raise ValueError(f"the detector found faces in only {len(found)} of {len(pick)} "
-                         f"training images; cannot calibrate the crop of {card.name}")
+        raise ValueError(
+            f"the detector found faces in only {len(found)} of {len(pick)} "
+            f"training images; cannot calibrate the crop of {card.name}"
+        )
     sx, sy, shift, roll = (np.array(v) for v in zip(*found))
     q = lambda v: [round(float(x), 3) for x in np.percentile(v, [25, 50, 75])]  # noqa: E731
     scale = float(np.median(np.maximum(sx, sy)))  # square crops, as the training images are
-    rule = CropRule(scale_x=round(scale, 3), scale_y=round(scale, 3),
-                    shift_y=round(float(np.median(shift)), 3), square=True,
-                    framing=f"{card.input.crop.framing.split('; measured against')[0]}; "
-                            f"measured against BlazeFace "
-                            f"{detector_variant}-range boxes",
-                    calibrated=True)
-    stats = {"detector": f"blazeface_{detector_variant}", "images_tried": int(len(pick)),
-             "faces_found": len(found), "seed": seed,
-             "width_over_box_q25_q50_q75": q(sx), "height_over_box_q25_q50_q75": q(sy),
-             "centre_shift_down_q25_q50_q75": q(shift),
-             "eye_roll_degrees_q25_q50_q75": q(roll), "abs_eye_roll_degrees_q90": round(
-                 float(np.percentile(np.abs(roll), 90)), 2)}
+    rule = CropRule(
+        scale_x=round(scale, 3),
+        scale_y=round(scale, 3),
+        shift_y=round(float(np.median(shift)), 3),
+        square=True,
+        framing=f"{card.input.crop.framing.split('; measured against')[0]}; "
+        f"measured against BlazeFace "
+        f"{detector_variant}-range boxes",
+        calibrated=True,
+    )
+    stats = {
+        "detector": f"blazeface_{detector_variant}",
+        "images_tried": int(len(pick)),
+        "faces_found": len(found),
+        "seed": seed,
+        "width_over_box_q25_q50_q75": q(sx),
+        "height_over_box_q25_q50_q75": q(sy),
+        "centre_shift_down_q25_q50_q75": q(shift),
+        "eye_roll_degrees_q25_q50_q75": q(roll),
+        "abs_eye_roll_degrees_q90": round(float(np.percentile(np.abs(roll), 90)), 2),
+    }
     return rule, stats
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="python -m export.calibrate_crop", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(
+        prog="python -m export.calibrate_crop",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", nargs="+", required=True, help="trained model folders")
     p.add_argument("--detector", choices=("short", "full"), default="short")
     p.add_argument("--size", type=int, default=400, help="training images to measure")
@@ -108,17 +124,24 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"{card_file} names no training data to calibrate on")
             ds = load_datasets(list(data), card.task)
             train_idx, _ = stratified_split(
-                ds.labels, float(card.training.get("recipe", {}).get("val_fraction", 0.0)),
-                int(card.training.get("seed", 1)))
-            images = ds.images[train_idx] if isinstance(ds.images, np.ndarray) \
+                ds.labels,
+                float(card.training.get("recipe", {}).get("val_fraction", 0.0)),
+                int(card.training.get("seed", 1)),
+            )
+            images = (
+                ds.images[train_idx]
+                if isinstance(ds.images, np.ndarray)
                 else [ds.images[i] for i in train_idx]
+            )
             rule, stats = calibrate(card, images, ds.order, a.detector, a.size, a.seed)
             card.input = replace(card.input, crop=rule)
             card.training["crop_calibration"] = stats
             write_card(card, card_file)
-            print(f"{card.name}: crop = detector box x {rule.scale_x:.2f}, centre shifted down "
-                  f"{rule.shift_y:+.2f} box heights ({stats['faces_found']}/"
-                  f"{stats['images_tried']} faces found); written to {card_file}")
+            print(
+                f"{card.name}: crop = detector box x {rule.scale_x:.2f}, centre shifted down "
+                f"{rule.shift_y:+.2f} box heights ({stats['faces_found']}/"
+                f"{stats['images_tried']} faces found); written to {card_file}"
+            )
     except (DatasetError, CardError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ class Calibration:
 
     def batches(self, size: int = 1):
         for s in range(0, len(self.x), size):
-            yield self.x[s:s + size]
+            yield self.x[s : s + size]
 
 
 def _allocate(size: int, counts: dict) -> dict:
@@ -38,22 +38,31 @@ def _allocate(size: int, counts: dict) -> dict:
     return {c: min(share[c], counts[c]) for c in counts}
 
 
-def calibration_set(card: ModelCard, size: int = 512, seed: int = 0, fmt: str = "auto"
-                    ) -> Calibration:
+def calibration_set(card: ModelCard, size: int = 512, seed: int = 0, fmt: str = "auto") -> Calibration:
     t = card.training
     data = t.get("data")
     if not data:
-        raise ValueError(f"the card of {card.name} does not name its training data; "
-                         "cannot draw calibration faces")
+        raise ValueError(
+            f"the card of {card.name} does not name its training data; cannot draw calibration faces"
+        )
     ds = load_datasets(list(data), card.task, fmt)
     val_fraction = float(t.get("recipe", {}).get("val_fraction", 0.0))
     train_idx, _ = stratified_split(ds.labels, val_fraction, int(t.get("seed", 1)))
     # Stratified too: a rare class (disgust) must not fall outside the calibrated range.
     rng = np.random.default_rng(seed)
-    per_class = {c: rng.permutation(train_idx[ds.labels[train_idx] == c])
-                 for c in np.unique(ds.labels[train_idx])}
+    per_class = {
+        c: rng.permutation(train_idx[ds.labels[train_idx] == c]) for c in np.unique(ds.labels[train_idx])
+    }
     share = _allocate(size, {c: len(v) for c, v in per_class.items()})
-    idx = np.sort(np.concatenate([v[:share[c]] for c, v in per_class.items()]))
+    idx = np.sort(np.concatenate([v[: share[c]] for c, v in per_class.items()]))
     arrays = to_arrays(ds, card.input, idx)
-    return Calibration(arrays.x, {"data": list(data), "split": "training part of the carved split",
-                                  "size": int(len(idx)), "seed": seed, "augmentation": "none"})
+    return Calibration(
+        arrays.x,
+        {
+            "data": list(data),
+            "split": "training part of the carved split",
+            "size": int(len(idx)),
+            "seed": seed,
+            "augmentation": "none",
+        },
+    )

@@ -38,8 +38,9 @@ def to_onnx(model, card: ModelCard, opset: int = ONNX_OPSET):
     return proto
 
 
-def to_tflite(model, card: ModelCard, precision: str,
-              calibration: Callable[[], Iterator[np.ndarray]] | None = None) -> bytes:
+def to_tflite(
+    model, card: ModelCard, precision: str, calibration: Callable[[], Iterator[np.ndarray]] | None = None
+) -> bytes:
     """TFLite flatbuffer. ``int8`` needs ``calibration``: a callable yielding single prepared
     faces of shape (1, H, W, C). Its body is int8; the dense layers and the Softmax stay
     float (TFLite's selective quantization), so probabilities are smooth rather than
@@ -76,7 +77,8 @@ def _int8_float_head(conv, calibration) -> bytes:
     conv.representative_dataset = faces
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=FLOAT_TFLITE_OPS)
     debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=conv, debug_dataset=faces, debug_options=options)
+        converter=conv, debug_dataset=faces, debug_options=options
+    )
     return debugger.get_nondebug_quantized_model()
 
 

@@ -42,8 +42,13 @@ class Target:
         return f"model.{short}.{self.format}"
 
 
-TARGETS = (Target("onnx", "float32"), Target("onnx", "int8"), Target("tflite", "float32"),
-           Target("tflite", "float16"), Target("tflite", "int8"))
+TARGETS = (
+    Target("onnx", "float32"),
+    Target("onnx", "int8"),
+    Target("tflite", "float32"),
+    Target("tflite", "float16"),
+    Target("tflite", "int8"),
+)
 
 
 @dataclass
@@ -66,9 +71,16 @@ class Exported:
     error: str = ""
 
     def row(self) -> dict:
-        return {"file": self.path.name, "format": self.target.format,
-                "precision": self.target.precision, "ok": self.ok, "size": self.size,
-                "checks": self.checks, "latency_ms_1_thread": self.latency_ms, "error": self.error}
+        return {
+            "file": self.path.name,
+            "format": self.target.format,
+            "precision": self.target.precision,
+            "ok": self.ok,
+            "size": self.size,
+            "checks": self.checks,
+            "latency_ms_1_thread": self.latency_ms,
+            "error": self.error,
+        }
 
 
 def tool_versions() -> dict:
@@ -83,8 +95,13 @@ def tool_versions() -> dict:
         litert = version("ai-edge-litert")
     except Exception:  # noqa: BLE001 - only a report field
         litert = None
-    return {"tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__,
-            "onnxruntime": onnxruntime.__version__, "ai_edge_litert": litert}
+    return {
+        "tensorflow": tf.__version__,
+        "tf2onnx": tf2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "ai_edge_litert": litert,
+    }
 
 
 def _convert(model, card: ModelCard, target: Target, calib: Calibration) -> bytes:
@@ -110,8 +127,12 @@ def _convert(model, card: ModelCard, target: Target, calib: Calibration) -> byte
 def _quantization_recipe() -> dict:
     from export.quantize import DEFAULT_RECIPE
 
-    return {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ",
-            "per_channel": True, **DEFAULT_RECIPE.to_dict()}
+    return {
+        "tool": "onnxruntime.quantization.quantize_static",
+        "format": "QDQ",
+        "per_channel": True,
+        **DEFAULT_RECIPE.to_dict(),
+    }
 
 
 def _with_embedded_card(data: bytes, card: ModelCard) -> bytes:
@@ -128,9 +149,17 @@ def _with_embedded_card(data: bytes, card: ModelCard) -> bytes:
     return proto.SerializeToString()
 
 
-def export_target(model, card: ModelCard, source_sha: str, target: Target, folder: Path,
-                  held: list[Held], calib: Calibration, threads: int = 1,
-                  log: Callable[[str], None] = print) -> Exported:
+def export_target(
+    model,
+    card: ModelCard,
+    source_sha: str,
+    target: Target,
+    folder: Path,
+    held: list[Held],
+    calib: Calibration,
+    threads: int = 1,
+    log: Callable[[str], None] = print,
+) -> Exported:
     final = folder / target.filename
     tmp = folder / f".tmp-{target.filename}"
     result = Exported(target, final, ok=False)
@@ -149,23 +178,33 @@ def export_target(model, card: ModelCard, source_sha: str, target: Target, folde
             raise ExportError("; ".join(problems))
         extra: dict = {}
         if isinstance(clf, LiteRTClassifier):
-            extra = {"input_quantization": clf.input_q.to_dict(),
-                     "output_quantization": clf.output_q.to_dict()}
+            extra = {
+                "input_quantization": clf.input_q.to_dict(),
+                "output_quantization": clf.output_q.to_dict(),
+            }
         out_card = replace(
-            card, metrics=metrics, files={},
-            export={"source": {"file": "model.keras", "sha256": source_sha},
-                    "format": target.format, "precision": target.precision,
-                    "tools": tool_versions(),
-                    "calibration": calib.source if target.precision == "int8" else None,
-                    **({"quantization": _quantization_recipe()}
-                       if target.precision == "int8" and target.format == "onnx" else {}),
-                    "verification": result.checks})
+            card,
+            metrics=metrics,
+            files={},
+            export={
+                "source": {"file": "model.keras", "sha256": source_sha},
+                "format": target.format,
+                "precision": target.precision,
+                "tools": tool_versions(),
+                "calibration": calib.source if target.precision == "int8" else None,
+                **(
+                    {"quantization": _quantization_recipe()}
+                    if target.precision == "int8" and target.format == "onnx"
+                    else {}
+                ),
+                "verification": result.checks,
+            },
+        )
         if target.format == "onnx":
             tmp.write_bytes(_with_embedded_card(data, out_card))
             again = open_classifier(tmp, threads)
             probe = held[0].data.subset(np.arange(min(64, len(held[0].data))))
-            if not np.array_equal(predict(again.predict, card, probe),
-                                  predict(clf.predict, card, probe)):
+            if not np.array_equal(predict(again.predict, card, probe), predict(clf.predict, card, probe)):
                 raise ExportError("embedding the card changed the model's outputs")
             clf = again
         result.latency_ms = single_face_ms(clf, calib.x[0]) if len(calib.x) else None
@@ -174,9 +213,14 @@ def export_target(model, card: ModelCard, source_sha: str, target: Target, folde
         os.replace(tmp, final)
         write_card(out_card, card_path_for(final))
         result.ok, result.size = True, entry.size
-        log(f"  {final.name}: ok, {entry.size / 1024:.0f} KiB, " + ", ".join(
-            f"{k} acc {100 * v['accuracy']:.2f} % (Keras {100 * v['reference_accuracy']:.2f}), "
-            f"agreement {100 * v['top1_agreement']:.2f} %" for k, v in result.checks.items()))
+        log(
+            f"  {final.name}: ok, {entry.size / 1024:.0f} KiB, "
+            + ", ".join(
+                f"{k} acc {100 * v['accuracy']:.2f} % (Keras {100 * v['reference_accuracy']:.2f}), "
+                f"agreement {100 * v['top1_agreement']:.2f} %"
+                for k, v in result.checks.items()
+            )
+        )
     except Exception as e:  # noqa: BLE001 - reported per file; the old file stays
         result.error = str(e).splitlines()[0] if str(e) else type(e).__name__
         kept = " (the previous file is kept)" if final.exists() else ""
@@ -186,10 +230,16 @@ def export_target(model, card: ModelCard, source_sha: str, target: Target, folde
     return result
 
 
-def export_model(model_path: Path, eval_specs: list[str], targets: tuple[Target, ...] = TARGETS,
-                 calib_size: int = 512, calib_seed: int = 0, threads: int = 1, fmt: str = "auto",
-                 log: Callable[[str], None] = print
-                 ) -> tuple[list[Exported], list[Held], ModelCard, Path]:
+def export_model(
+    model_path: Path,
+    eval_specs: list[str],
+    targets: tuple[Target, ...] = TARGETS,
+    calib_size: int = 512,
+    calib_seed: int = 0,
+    threads: int = 1,
+    fmt: str = "auto",
+    log: Callable[[str], None] = print,
+) -> tuple[list[Exported], list[Held], ModelCard, Path]:
     """Export every target of one model: one record per target (ok or not), the held-out
     splits with Keras's answers, the source card and model path."""
     model_path = Path(model_path)
@@ -202,11 +252,14 @@ def export_model(model_path: Path, eval_specs: list[str], targets: tuple[Target,
         ds = load_for(card, spec, fmt)
         held.append(Held(split_name(spec), ds, predict(model.predict_on_batch, card, ds)))
     calib = calibration_set(card, calib_size, calib_seed, fmt)
-    log(f"{card.name}: {len(calib.x)} calibration faces, verifying on "
-        + ", ".join(f"{h.name} ({len(h.data)})" for h in held))
+    log(
+        f"{card.name}: {len(calib.x)} calibration faces, verifying on "
+        + ", ".join(f"{h.name} ({len(h.data)})" for h in held)
+    )
     for stale in model_path.parent.glob(".tmp-*"):  # left by an export killed mid-write
         stale.unlink()
     sha = card.files[model_path.name].sha256
-    records = [export_target(model, card, sha, t, model_path.parent, held, calib, threads, log)
-               for t in targets]
+    records = [
+        export_target(model, card, sha, t, model_path.parent, held, calib, threads, log) for t in targets
+    ]
     return records, held, card, model_path

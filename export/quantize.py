@@ -79,8 +79,10 @@ def head_nodes(proto) -> list[str]:
         else:
             stack += [i for i in node.input[:1] if i in producer]
     if not any(n.op_type in ("MatMul", "Gemm") for n in proto.graph.node if n.name in seen):
-        raise ValueError("no dense layer found between the graph output and the network body; "
-                         "cannot keep the classifier head in float")
+        raise ValueError(
+            "no dense layer found between the graph output and the network body; "
+            "cannot keep the classifier head in float"
+        )
     return out
 
 
@@ -92,8 +94,7 @@ def float_nodes(proto, recipe: Int8Recipe) -> list[str]:
     return out
 
 
-def onnx_int8(float_model: bytes, calibration: Calibration,
-              recipe: Int8Recipe = DEFAULT_RECIPE) -> bytes:
+def onnx_int8(float_model: bytes, calibration: Calibration, recipe: Int8Recipe = DEFAULT_RECIPE) -> bytes:
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -112,8 +113,11 @@ def onnx_int8(float_model: bytes, calibration: Calibration,
         def get_next(self):
             return next(self.it, None)
 
-    methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-               "entropy": CalibrationMethod.Entropy}
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
     types = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
     with tempfile.TemporaryDirectory(prefix="onnx-int8-") as tmp:
         src, pre, out = Path(tmp, "f.onnx"), Path(tmp, "p.onnx"), Path(tmp, "q.onnx")
@@ -122,12 +126,16 @@ def onnx_int8(float_model: bytes, calibration: Calibration,
         proto = onnx.load(str(pre))
         name = proto.graph.input[0].name
         quantize_static(
-            str(pre), str(out), Reader(name), quant_format=QuantFormat.QDQ,
-            activation_type=types[recipe.activations], weight_type=types[recipe.weights],
-            per_channel=True, reduce_range=recipe.reduce_range,
+            str(pre),
+            str(out),
+            Reader(name),
+            quant_format=QuantFormat.QDQ,
+            activation_type=types[recipe.activations],
+            weight_type=types[recipe.weights],
+            per_channel=True,
+            reduce_range=recipe.reduce_range,
             nodes_to_exclude=float_nodes(proto, recipe) or None,
             calibrate_method=methods[recipe.method],
-            extra_options={"CalibPercentile": recipe.percentile,
-                           "CalibTensorRangeSymmetric": False},
+            extra_options={"CalibPercentile": recipe.percentile, "CalibTensorRangeSymmetric": False},
         )
         return out.read_bytes()

@@ -9,23 +9,30 @@ from export.pipeline import Exported, Held
 from runtime.card import ModelCard, atomic_write_bytes
 
 
-def build_report(card: ModelCard, model_path: Path, held: list[Held],
-                 records: list[Exported], previous: dict | None = None) -> dict:
+def build_report(
+    card: ModelCard, model_path: Path, held: list[Held], records: list[Exported], previous: dict | None = None
+) -> dict:
     """This run's rows, plus the previous report's rows for files not exported this time
     (``--only``) that are still on disk."""
-    keras_acc = {h.name: round(float((h.reference.argmax(1) == h.data.labels).mean()), 6)
-                 for h in held}
-    rows = [{"file": model_path.name, "format": "keras", "precision": "float32", "ok": True,
-             "size": model_path.stat().st_size,
-             "checks": {k: {"accuracy": v} for k, v in keras_acc.items()},
-             "latency_ms_1_thread": None, "error": ""}]
+    keras_acc = {h.name: round(float((h.reference.argmax(1) == h.data.labels).mean()), 6) for h in held}
+    rows = [
+        {
+            "file": model_path.name,
+            "format": "keras",
+            "precision": "float32",
+            "ok": True,
+            "size": model_path.stat().st_size,
+            "checks": {k: {"accuracy": v} for k, v in keras_acc.items()},
+            "latency_ms_1_thread": None,
+            "error": "",
+        }
+    ]
     rows += [r.row() for r in records]
     done = {r["file"] for r in rows}
     for old in (previous or {}).get("rows", []):
         if old["file"] not in done and old["ok"] and (model_path.parent / old["file"]).exists():
             rows.append(old)
-    rows[1:] = sorted(rows[1:], key=lambda r: (r["format"], r["precision"] != "float32",
-                                                r["precision"]))
+    rows[1:] = sorted(rows[1:], key=lambda r: (r["format"], r["precision"] != "float32", r["precision"]))
     return {"model": card.name, "task": card.task, "splits": [h.name for h in held], "rows": rows}
 
 
@@ -40,9 +47,11 @@ def write_report(folder: Path, report: dict) -> None:
 
 
 def table_markdown(reports: list[dict]) -> str:
-    lines = ["| model | file | format | precision | size (KiB) | split | accuracy | top-1 agreement "
-             "with Keras | max abs diff | ms per face (1 thread) |",
-             "|---|---|---|---|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        "| model | file | format | precision | size (KiB) | split | accuracy | top-1 agreement "
+        "with Keras | max abs diff | ms per face (1 thread) |",
+        "|---|---|---|---|---:|---|---:|---:|---:|---:|",
+    ]
     for rep in reports:
         for row in rep["rows"]:
             for split in rep["splits"]:
@@ -55,5 +64,6 @@ def table_markdown(reports: list[dict]) -> str:
                 lines.append(
                     f"| {rep['model']} | {row['file']}{status} | {row['format']} | "
                     f"{row['precision']} | {row['size'] / 1024:.0f} | {split} | {acc} | {agree} | "
-                    f"{diff} | {'–' if ms is None else f'{ms:.3f}'} |")
+                    f"{diff} | {'–' if ms is None else f'{ms:.3f}'} |"
+                )
     return "\n".join(lines)

@@ -78,14 +78,20 @@ def failures(precision: str, c: Comparison, split: str) -> list[str]:
     lim = LIMITS[precision]
     out = []
     if lim.min_top1_agreement is not None and c.top1_agreement < lim.min_top1_agreement:
-        out.append(f"top-1 agrees with Keras on {c.top1_agreement:.2%} of {split} "
-                   f"(needs {lim.min_top1_agreement:.1%})")
+        out.append(
+            f"top-1 agrees with Keras on {c.top1_agreement:.2%} of {split} "
+            f"(needs {lim.min_top1_agreement:.1%})"
+        )
     if lim.max_abs_diff is not None and c.max_abs_diff > lim.max_abs_diff:
-        out.append(f"probabilities differ from Keras by up to {c.max_abs_diff:.2g} on {split} "
-                   f"(limit {lim.max_abs_diff:g})")
+        out.append(
+            f"probabilities differ from Keras by up to {c.max_abs_diff:.2g} on {split} "
+            f"(limit {lim.max_abs_diff:g})"
+        )
     if lim.max_accuracy_drop is not None and c.accuracy_drop > lim.max_accuracy_drop:
-        out.append(f"accuracy on {split} is {100 * c.accuracy:.2f} %, {c.accuracy_drop:.2f} points "
-                   f"below Keras (limit {lim.max_accuracy_drop:g})")
+        out.append(
+            f"accuracy on {split} is {100 * c.accuracy:.2f} %, {c.accuracy_drop:.2f} points "
+            f"below Keras (limit {lim.max_accuracy_drop:g})"
+        )
     return out
 
 
@@ -97,11 +103,14 @@ def check_onnx_graph(proto) -> None:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:
         raise ExportError(f"ONNX checker rejects the graph: {str(e).splitlines()[0]}") from e
-    foreign = sorted({f"{n.domain}:{n.op_type}" for n in proto.graph.node
-                      if n.domain not in STANDARD_DOMAINS})
+    foreign = sorted(
+        {f"{n.domain}:{n.op_type}" for n in proto.graph.node if n.domain not in STANDARD_DOMAINS}
+    )
     if foreign:
-        raise ExportError(f"tf2onnx left {len(foreign)} unconverted op type(s): "
-                          f"{', '.join(foreign[:5])}; the ONNX file would not run")
+        raise ExportError(
+            f"tf2onnx left {len(foreign)} unconverted op type(s): "
+            f"{', '.join(foreign[:5])}; the ONNX file would not run"
+        )
 
 
 # onnxruntime's x86-64 U8S8 kernels without VNNI multiply with vpmaddubsw: two uint8 x int8
@@ -109,13 +118,38 @@ def check_onnx_graph(proto) -> None:
 # range (255 * 64 * 2 = 32640 <= 32767); with full 8-bit weights it does not, and the file
 # answers differently on AVX2-only CPUs than on the VNNI or ARM CPU that verified it.
 SAFE_U8S8_WEIGHT = 64
-COMPUTE_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm", "QLinearConv", "QLinearMatMul",
-               "ConvInteger", "MatMulInteger"}
+COMPUTE_OPS = {
+    "Conv",
+    "ConvTranspose",
+    "MatMul",
+    "Gemm",
+    "QLinearConv",
+    "QLinearMatMul",
+    "ConvInteger",
+    "MatMulInteger",
+}
 # Ops that pass values to the graph output without computing new ones from weights: a
 # quantized tensor behind them makes the output itself come in steps.
-PASS_THROUGH = {"Softmax", "LogSoftmax", "Identity", "Reshape", "Flatten", "Squeeze",
-                "Unsqueeze", "Transpose", "Cast", "Add", "Mul", "Sub", "Relu", "Sigmoid",
-                "Clip", "Max", "Min", "Concat"}
+PASS_THROUGH = {
+    "Softmax",
+    "LogSoftmax",
+    "Identity",
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Transpose",
+    "Cast",
+    "Add",
+    "Mul",
+    "Sub",
+    "Relu",
+    "Sigmoid",
+    "Clip",
+    "Max",
+    "Min",
+    "Concat",
+}
 
 
 def check_int8_graph(proto) -> None:
@@ -132,8 +166,11 @@ def check_int8_graph(proto) -> None:
     g = proto.graph
     inits = {t.name: t for t in g.initializer}
     producer = {o: n for n in g.node for o in n.output}
-    const = {n.output[0]: n.attribute[0].t for n in g.node
-             if n.op_type == "Constant" and n.attribute and n.attribute[0].type == 4}
+    const = {
+        n.output[0]: n.attribute[0].t
+        for n in g.node
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].type == 4
+    }
 
     def tensor(name):
         t = inits.get(name) or const.get(name)
@@ -178,20 +215,23 @@ def check_int8_graph(proto) -> None:
             if w is not None and d == np.int8 and activation_8bit:
                 worst = int(np.abs(w.astype(np.int32)).max()) if w.size else 0
                 if worst > SAFE_U8S8_WEIGHT:
-                    problems.append(f"{node.op_type} {node.name or node.output[0]} (int8 weights "
-                                    f"up to {worst})")
+                    problems.append(
+                        f"{node.op_type} {node.name or node.output[0]} (int8 weights up to {worst})"
+                    )
     if problems:
         raise ExportError(
             f"int8 weights outside [-{SAFE_U8S8_WEIGHT}, {SAFE_U8S8_WEIGHT}] meet 8-bit "
             f"activations in {len(problems)} layer(s), e.g. {problems[0]}: onnxruntime's U8S8 "
             "kernels saturate on x86-64 CPUs with AVX2 and no VNNI, so the file would answer "
-            "differently there; quantize with 7-bit weights (reduce_range)")
+            "differently there; quantize with 7-bit weights (reduce_range)"
+        )
 
     for out in g.output:
-        if out.type.tensor_type.elem_type not in (TensorProto.FLOAT, TensorProto.FLOAT16,
-                                                  TensorProto.DOUBLE):
-            raise ExportError(f"graph output {out.name} is an integer tensor: probabilities "
-                              "would come in steps; keep the output in float")
+        if out.type.tensor_type.elem_type not in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE):
+            raise ExportError(
+                f"graph output {out.name} is an integer tensor: probabilities "
+                "would come in steps; keep the output in float"
+            )
         seen, stack = set(), [out.name]
         while stack:
             name = stack.pop()
@@ -199,11 +239,13 @@ def check_int8_graph(proto) -> None:
             if node is None or name in seen:
                 continue
             seen.add(name)
-            if node.op_type == "DequantizeLinear" and name not in inits \
-                    and tensor(node.input[0]) is None:  # an activation, not a weight
+            if (
+                node.op_type == "DequantizeLinear" and name not in inits and tensor(node.input[0]) is None
+            ):  # an activation, not a weight
                 raise ExportError(
                     f"graph output {out.name} is computed from the quantized tensor "
                     f"{node.input[0]}: probabilities would come in steps of its scale; keep the "
-                    "Softmax and the last dense layer in float (export.quantize float_head)")
+                    "Softmax and the last dense layer in float (export.quantize float_head)"
+                )
             if node.op_type in PASS_THROUGH:
                 stack += [i for i in node.input if i]

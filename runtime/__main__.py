@@ -18,60 +18,128 @@ if TYPE_CHECKING:
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m runtime", description=__doc__)
-    p.add_argument("--source", default=None,
-                   help="camera index, video file, image, folder of images, stream URL, or 'demo' "
-                        "(default: camera 0)")
-    p.add_argument("--demo-fallback", action="store_true",
-                   help="with no --source and no camera, play the built-in demo clip")
-    p.add_argument("--detector", choices=("short", "full"), default="short",
-                   help="BlazeFace short-range (faces within ~2 m, default) or full-range")
+    p.add_argument(
+        "--source",
+        default=None,
+        help="camera index, video file, image, folder of images, stream URL, or 'demo' (default: camera 0)",
+    )
+    p.add_argument(
+        "--demo-fallback",
+        action="store_true",
+        help="with no --source and no camera, play the built-in demo clip",
+    )
+    p.add_argument(
+        "--detector",
+        choices=("short", "full"),
+        default="short",
+        help="BlazeFace short-range (faces within ~2 m, default) or full-range",
+    )
     p.add_argument("--min-score", type=float, default=0.5, help="detector confidence threshold")
-    p.add_argument("--tasks", default="emotion,gender",
-                   help="comma-separated: emotion, gender, or both (default)")
-    p.add_argument("--tier", choices=TIERS, default="accurate",
-                   help="which shipped models: accurate (default) or nano (a fifth of the "
-                        "multiply-adds, for a Raspberry Pi)")
-    p.add_argument("--emotion-model", type=Path, default=None,
-                   help="model folder or exported file (default: the shipped model)")
-    p.add_argument("--gender-model", type=Path, default=None,
-                   help="model folder or exported file (default: the shipped model)")
+    p.add_argument(
+        "--tasks", default="emotion,gender", help="comma-separated: emotion, gender, or both (default)"
+    )
+    p.add_argument(
+        "--tier",
+        choices=TIERS,
+        default="accurate",
+        help="which shipped models: accurate (default) or nano (a fifth of the "
+        "multiply-adds, for a Raspberry Pi)",
+    )
+    p.add_argument(
+        "--emotion-model",
+        type=Path,
+        default=None,
+        help="model folder or exported file (default: the shipped model)",
+    )
+    p.add_argument(
+        "--gender-model",
+        type=Path,
+        default=None,
+        help="model folder or exported file (default: the shipped model)",
+    )
     p.add_argument("--backend", choices=("onnx", "tflite"), default="onnx")
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="int8",
-                   help="which export to run (fp16 exists for tflite only)")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "fp16", "int8"),
+        default="int8",
+        help="which export to run (fp16 exists for tflite only)",
+    )
     p.add_argument("--threads", type=int, default=1, help="classifier threads per model")
-    p.add_argument("--smoothing", type=float, default=0.35,
-                   help="weight of the newest frame in each face's moving average (1 = none)")
-    p.add_argument("--classify-every", type=int, default=None, metavar="N",
-                   help="force classifying each tracked face every N frames (new faces at once). "
-                        "Default: every frame for files, images and folders; for a camera or "
-                        "stream every frame while the machine keeps up, striding only as much "
-                        "as its frame rate needs")
-    p.add_argument("--confirm-hits", type=int, default=4, metavar="N",
-                   help="video: show a new face once the detector has found it N times in its "
-                        "first frames (at once if it scores 0.7 or more); 1 shows every "
-                        "detection at once (default 4)")
-    p.add_argument("--no-align", action="store_true",
-                   help="do not turn tilted faces upright (from the detector's eye keypoints) "
-                        "before classifying them")
-    p.add_argument("--detect-every", type=int, default=1, metavar="N",
-                   help="run the face detector every N frames and follow faces by optical flow "
-                        "in between (a new face waits at most N-1 frames)")
+    p.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.35,
+        help="weight of the newest frame in each face's moving average (1 = none)",
+    )
+    p.add_argument(
+        "--classify-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="force classifying each tracked face every N frames (new faces at once). "
+        "Default: every frame for files, images and folders; for a camera or "
+        "stream every frame while the machine keeps up, striding only as much "
+        "as its frame rate needs",
+    )
+    p.add_argument(
+        "--confirm-hits",
+        type=int,
+        default=4,
+        metavar="N",
+        help="video: show a new face once the detector has found it N times in its "
+        "first frames (at once if it scores 0.7 or more); 1 shows every "
+        "detection at once (default 4)",
+    )
+    p.add_argument(
+        "--no-align",
+        action="store_true",
+        help="do not turn tilted faces upright (from the detector's eye keypoints) before classifying them",
+    )
+    p.add_argument(
+        "--detect-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the face detector every N frames and follow faces by optical flow "
+        "in between (a new face waits at most N-1 frames)",
+    )
     p.add_argument("--no-show", action="store_true", help="no window (headless)")
-    p.add_argument("--output", type=Path, default=None, help="write the annotated frames here: an image (.png, .jpg) for an "
-                        "image, a folder for a folder of images, a video (.mp4, .avi)")
-    p.add_argument("--json", type=Path, default=None,
-                   help="write one JSON line per face per frame here")
-    p.add_argument("--per-image", type=Path, default=None, metavar="FILE",
-                   help="image or folder sources: one row per image (file, faces, and per face "
-                        "box and labels) as .csv or .json")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="write the annotated frames here: an image (.png, .jpg) for an "
+        "image, a folder for a folder of images, a video (.mp4, .avi)",
+    )
+    p.add_argument("--json", type=Path, default=None, help="write one JSON line per face per frame here")
+    p.add_argument(
+        "--per-image",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="image or folder sources: one row per image (file, faces, and per face "
+        "box and labels) as .csv or .json",
+    )
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    p.add_argument("--tile", choices=("auto", "on", "off"), default="auto",
-                   help="also search image tiles for small faces (auto: on for still images)")
-    p.add_argument("--summary-json", type=Path, default=None,
-                   help="write the end-of-run summary (FPS, per-stage latency) as JSON")
-    p.add_argument("--profile", choices=tuple(PROFILES), default=None,
-                   help="settings for a kind of machine (pi: the nano models, TFLite int8, 2 "
-                        "threads, detect every 2nd frame); flags given explicitly win")
+    p.add_argument(
+        "--tile",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="also search image tiles for small faces (auto: on for still images)",
+    )
+    p.add_argument(
+        "--summary-json",
+        type=Path,
+        default=None,
+        help="write the end-of-run summary (FPS, per-stage latency) as JSON",
+    )
+    p.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default=None,
+        help="settings for a kind of machine (pi: the nano models, TFLite int8, 2 "
+        "threads, detect every 2nd frame); flags given explicitly win",
+    )
     return p
 
 
@@ -92,13 +160,28 @@ def config_from_args(a: argparse.Namespace, show: bool) -> "RuntimeConfig":
 
     models = {t: m for t, m in (("emotion", a.emotion_model), ("gender", a.gender_model)) if m}
     return RuntimeConfig(
-        source=a.source, fallback_to_demo=a.demo_fallback, detector=a.detector,
-        min_score=a.min_score, tasks=tuple(t.strip() for t in a.tasks.split(",") if t.strip()),
-        models=models, tier=a.tier, backend=a.backend, precision=a.precision, threads=a.threads,
-        smoothing=a.smoothing, classify_every=a.classify_every, detect_every=a.detect_every,
-        align=not a.no_align, confirm_hits=a.confirm_hits, show=show, output=a.output,
-        json=a.json, per_image=a.per_image,
-        max_frames=a.max_frames, tile=None if a.tile == "auto" else a.tile == "on")
+        source=a.source,
+        fallback_to_demo=a.demo_fallback,
+        detector=a.detector,
+        min_score=a.min_score,
+        tasks=tuple(t.strip() for t in a.tasks.split(",") if t.strip()),
+        models=models,
+        tier=a.tier,
+        backend=a.backend,
+        precision=a.precision,
+        threads=a.threads,
+        smoothing=a.smoothing,
+        classify_every=a.classify_every,
+        detect_every=a.detect_every,
+        align=not a.no_align,
+        confirm_hits=a.confirm_hits,
+        show=show,
+        output=a.output,
+        json=a.json,
+        per_image=a.per_image,
+        max_frames=a.max_frames,
+        tile=None if a.tile == "auto" else a.tile == "on",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,14 +197,24 @@ def main(argv: list[str] | None = None) -> int:
 
     show = not a.no_show
     if show and not display_available():
-        print("no display found: running headless (as with --no-show); pass --output FILE.mp4 "
-              "to keep the annotated video", file=sys.stderr)
+        print(
+            "no display found: running headless (as with --no-show); pass --output FILE.mp4 "
+            "to keep the annotated video",
+            file=sys.stderr,
+        )
         show = False
     cfg = config_from_args(a, show)
     try:
         summary = run(cfg, log=lambda m: print(m, file=sys.stderr))
-    except (SourceError, SinkError, DetectorError, BackendError, CardError, ValueError,
-            FileNotFoundError) as e:
+    except (
+        SourceError,
+        SinkError,
+        DetectorError,
+        BackendError,
+        CardError,
+        ValueError,
+        FileNotFoundError,
+    ) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # during start-up, before the frame loop
@@ -129,8 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     s = summary.to_dict()
     stages = ", ".join(f"{k} {v['mean_ms']:.1f}" for k, v in s["stages"].items())
-    print(f"{s['source']}: {s['frames']} frames, {s['faces']} face detections, {s['tracks']} "
-          f"track(s), {s['fps']:.1f} FPS; mean ms per frame: {stages}", file=sys.stderr)
+    print(
+        f"{s['source']}: {s['frames']} frames, {s['faces']} face detections, {s['tracks']} "
+        f"track(s), {s['fps']:.1f} FPS; mean ms per frame: {stages}",
+        file=sys.stderr,
+    )
     print(summary.seen.describe(), file=sys.stderr)
     if a.summary_json:
         from runtime.card import atomic_write_bytes

@@ -107,14 +107,20 @@ class LiteRTClassifier:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as e:
-            raise BackendError("TFLite files need the ai-edge-litert package "
-                               "(pip install ai-edge-litert), or use the .onnx export") from e
+            raise BackendError(
+                "TFLite files need the ai-edge-litert package "
+                "(pip install ai-edge-litert), or use the .onnx export"
+            ) from e
         try:
             interp = Interpreter(model_path=str(path), num_threads=max(1, threads))
         except (ValueError, RuntimeError) as e:
             raise BackendError(f"LiteRT cannot load {path}: {str(e).splitlines()[0]}") from e
-        return cls(Path(path), interp, _quantization(interp.get_input_details()[0]),
-                   _quantization(interp.get_output_details()[0]))
+        return cls(
+            Path(path),
+            interp,
+            _quantization(interp.get_input_details()[0]),
+            _quantization(interp.get_output_details()[0]),
+        )
 
     @property
     def input_shape(self) -> tuple:
@@ -127,8 +133,11 @@ class LiteRTClassifier:
                 self.interpreter.resize_tensor_input(inp["index"], list(batch.shape))
                 self.interpreter.allocate_tensors()
             self._batch = batch.shape[0]
-        x = (self.input_q.quantize(batch) if self.input_q.is_integer
-             else np.ascontiguousarray(batch, np.float32))
+        x = (
+            self.input_q.quantize(batch)
+            if self.input_q.is_integer
+            else np.ascontiguousarray(batch, np.float32)
+        )
         self.interpreter.set_tensor(inp["index"], x)
         self.interpreter.invoke()
         y = self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])

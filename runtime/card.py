@@ -73,17 +73,27 @@ class ModelCard:
         if missing:
             raise CardError(f"card lacks required key(s): {', '.join(missing)}")
         if d.get("card_version", CARD_VERSION) > CARD_VERSION:
-            raise CardError(f"card version {d['card_version']} is newer than this code "
-                            f"understands ({CARD_VERSION}); update the project")
+            raise CardError(
+                f"card version {d['card_version']} is newer than this code "
+                f"understands ({CARD_VERSION}); update the project"
+            )
         try:
             spec = InputSpec.from_dict(d["input"])
             files = {k: FileEntry(**v) for k, v in d.get("files", {}).items()}
         except (KeyError, TypeError, ValueError) as e:
             raise CardError(f"card input or files section is malformed: {e}") from e
-        return cls(name=d["name"], task=d["task"], labels=list(d["labels"]), input=spec,
-                   architecture=d.get("architecture", {}), training=d.get("training", {}),
-                   metrics=d.get("metrics", {}), files=files, export=d.get("export", {}),
-                   card_version=d.get("card_version", CARD_VERSION))
+        return cls(
+            name=d["name"],
+            task=d["task"],
+            labels=list(d["labels"]),
+            input=spec,
+            architecture=d.get("architecture", {}),
+            training=d.get("training", {}),
+            metrics=d.get("metrics", {}),
+            files=files,
+            export=d.get("export", {}),
+            card_version=d.get("card_version", CARD_VERSION),
+        )
 
 
 def card_path_for(model_path: Path) -> Path:
@@ -151,8 +161,9 @@ def card_from_json(text: str | bytes, where: str = "model card") -> ModelCard:
 
 
 def file_entry(path: Path, fmt: str, precision: str, **extra: Any) -> FileEntry:
-    return FileEntry(format=fmt, precision=precision, sha256=sha256_of(path),
-                     size=path.stat().st_size, extra=dict(extra))
+    return FileEntry(
+        format=fmt, precision=precision, sha256=sha256_of(path), size=path.stat().st_size, extra=dict(extra)
+    )
 
 
 def verify_file(card: ModelCard, path: Path) -> None:
@@ -162,5 +173,7 @@ def verify_file(card: ModelCard, path: Path) -> None:
         raise CardError(f"{path.name} is not listed in the card of {card.name}; re-export it")
     actual = sha256_of(path)
     if actual != entry.sha256:
-        raise CardError(f"{path} does not match its card (sha256 {actual[:12]}… != "
-                        f"{entry.sha256[:12]}…); the file is corrupt or was replaced: re-export it")
+        raise CardError(
+            f"{path} does not match its card (sha256 {actual[:12]}… != "
+            f"{entry.sha256[:12]}…); the file is corrupt or was replaced: re-export it"
+        )

@@ -25,8 +25,7 @@ from runtime.card import (
 from runtime.preprocess import Box, ChannelOrder, prepare_face
 
 BACKENDS = {"onnx": ".onnx", "tflite": ".tflite"}
-PRECISIONS = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16",
-              "int8": "int8"}
+PRECISIONS = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16", "int8": "int8"}
 
 
 def model_path(model: Path, backend: str = "onnx", precision: str = "int8") -> Path:
@@ -39,8 +38,7 @@ def model_path(model: Path, backend: str = "onnx", precision: str = "int8") -> P
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose fp32, fp16 or int8")
     if backend == "onnx" and PRECISIONS[precision] == "fp16":
-        raise ValueError("there is no fp16 ONNX export; use --precision fp32 or int8, "
-                         "or --backend tflite")
+        raise ValueError("there is no fp16 ONNX export; use --precision fp32 or int8, or --backend tflite")
     return model / f"model.{PRECISIONS[precision]}{BACKENDS[backend]}"
 
 
@@ -72,30 +70,41 @@ class FaceClassifier:
     def open(cls, path: Path, threads: int = 1, max_faces: int = 16) -> "FaceClassifier":
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"model file {path} not found; run 'make export' or pass "
-                                    f"--emotion-model / --gender-model")
+            raise FileNotFoundError(
+                f"model file {path} not found; run 'make export' or pass --emotion-model / --gender-model"
+            )
         card = read_card(card_path_for(path))
         verify_file(card, path)
         engine = open_classifier(path, threads)
         if tuple(engine.input_shape) != tuple(card.input.shape):
-            raise CardError(f"{path.name} takes input {tuple(engine.input_shape)} but its card says "
-                            f"{card.input.shape}; re-export the model")
+            raise CardError(
+                f"{path.name} takes input {tuple(engine.input_shape)} but its card says "
+                f"{card.input.shape}; re-export the model"
+            )
         inside = _embedded_card(engine)
         if inside is not None and (inside.labels != card.labels or inside.input != card.input):
-            raise CardError(f"{path.name}: the card beside it does not match the card inside it "
-                            f"(labels or input); re-export the model")
+            raise CardError(
+                f"{path.name}: the card beside it does not match the card inside it "
+                f"(labels or input); re-export the model"
+            )
         return cls(card, engine, max_faces)
 
-    def prepare(self, frame: np.ndarray, boxes: list[Box], order: ChannelOrder = "bgr",
-                rolls: list[float] | None = None) -> np.ndarray:
+    def prepare(
+        self,
+        frame: np.ndarray,
+        boxes: list[Box],
+        order: ChannelOrder = "bgr",
+        rolls: list[float] | None = None,
+    ) -> np.ndarray:
         """The model inputs of every face, written into a buffer reused across frames;
         ``rolls`` (degrees per face) turn tilted faces upright."""
         n = len(boxes)
         if self._buffer is None or len(self._buffer) < n:
             self._buffer = np.empty((max(n, self.max_faces), *self.card.input.shape), np.float32)
         for i, box in enumerate(boxes):
-            prepare_face(frame, box, self.card.input, order, out=self._buffer[i],
-                         roll=rolls[i] if rolls else 0.0)
+            prepare_face(
+                frame, box, self.card.input, order, out=self._buffer[i], roll=rolls[i] if rolls else 0.0
+            )
         return self._buffer[:n]
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
@@ -107,7 +116,12 @@ class FaceClassifier:
         # consumer (smoothing, JSON) gets a distribution.
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
 
-    def predict(self, frame: np.ndarray, boxes: list[Box], order: ChannelOrder = "bgr",
-                rolls: list[float] | None = None) -> np.ndarray:
+    def predict(
+        self,
+        frame: np.ndarray,
+        boxes: list[Box],
+        order: ChannelOrder = "bgr",
+        rolls: list[float] | None = None,
+    ) -> np.ndarray:
         """Probabilities (len(boxes), classes) of every face of the frame."""
         return self.infer(self.prepare(frame, boxes, order, rolls))

@@ -56,11 +56,13 @@ def model_file(variant: str) -> Path:
     if not path.is_file():
         raise DetectorError(f"{path} is missing; run 'make setup-runtime' to fetch it")
     manifest = json.loads((ASSETS / "manifest.json").read_text())
-    expected = {e["name"]: e["sha256"] for w in manifest["wheels"].values()
-                for e in w["files"].values()}[name]
+    expected = {e["name"]: e["sha256"] for w in manifest["wheels"].values() for e in w["files"].values()}[
+        name
+    ]
     if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
-        raise DetectorError(f"{path} does not match its pinned sha256; delete it and run "
-                            f"'make setup-runtime' again")
+        raise DetectorError(
+            f"{path} does not match its pinned sha256; delete it and run 'make setup-runtime' again"
+        )
     return path
 
 
@@ -108,7 +110,7 @@ def aligned_empty(shape: tuple[int, ...], align: int = 64) -> np.ndarray:
     size = int(np.prod(shape))
     raw = np.empty(size + align, np.uint8)
     start = (-raw.ctypes.data) % align
-    return raw[start:start + size].reshape(shape)
+    return raw[start : start + size].reshape(shape)
 
 
 class FaceDetector:
@@ -124,7 +126,9 @@ class FaceDetector:
         self.tile_min_score = max(min_score, 0.75)
         options = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.IMAGE, min_detection_confidence=min_score)
+            running_mode=vision.RunningMode.IMAGE,
+            min_detection_confidence=min_score,
+        )
         self._detector = None
         self._quiet = NativeNoiseFilter()
         try:
@@ -134,8 +138,7 @@ class FaceDetector:
             raise DetectorError(f"MediaPipe cannot start the {variant}-range detector: {e}") from e
         self._rgb: np.ndarray | None = None
 
-    def _run(self, rgb: np.ndarray, dx: int = 0, dy: int = 0, min_score: float = 0.0
-             ) -> list[Detection]:
+    def _run(self, rgb: np.ndarray, dx: int = 0, dy: int = 0, min_score: float = 0.0) -> list[Detection]:
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
@@ -147,10 +150,16 @@ class FaceDetector:
             b = d.bounding_box
             if b.width > 0 and b.height > 0 and d.categories[0].score >= min_score:
                 kp = d.keypoints or []
-                roll = eye_roll((kp[0].x * w, kp[0].y * h), (kp[1].x * w, kp[1].y * h)) \
-                    if len(kp) >= 2 else 0.0
-                out.append(Detection(Box(b.origin_x + dx, b.origin_y + dy, b.width, b.height),
-                                     float(d.categories[0].score), roll))
+                roll = (
+                    eye_roll((kp[0].x * w, kp[0].y * h), (kp[1].x * w, kp[1].y * h)) if len(kp) >= 2 else 0.0
+                )
+                out.append(
+                    Detection(
+                        Box(b.origin_x + dx, b.origin_y + dy, b.width, b.height),
+                        float(d.categories[0].score),
+                        roll,
+                    )
+                )
         return out
 
     def detect(self, frame_bgr: np.ndarray, tile: bool = False) -> list[Detection]:
@@ -165,7 +174,7 @@ class FaceDetector:
             smallest = max(self.input_side, min(h, w) // 16)  # an 8K still: ~800 tiles, not 3000
             while side >= smallest:
                 for x, y, s in tiles(w, h, side):
-                    found += self._run(self._rgb[y:y + s, x:x + s], x, y, self.tile_min_score)
+                    found += self._run(self._rgb[y : y + s, x : x + s], x, y, self.tile_min_score)
                 side //= 2
             found = non_max_suppression(found)
         return found

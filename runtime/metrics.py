@@ -13,8 +13,7 @@ AGE_BANDS = (("under_13", 0, 13), ("13_17", 13, 18), ("adults_18_plus", 18, 10_0
 
 def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
     """Rows are true classes, columns predicted ones."""
-    return np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes)
+    return np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
 def per_class(cm: np.ndarray, labels: list[str]) -> list[dict]:
@@ -26,14 +25,21 @@ def per_class(cm: np.ndarray, labels: list[str]) -> list[dict]:
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        out.append({"class": name, "precision": round(float(precision), 4),
-                    "recall": round(float(recall), 4), "f1": round(float(f1), 4),
-                    "support": int(support)})
+        out.append(
+            {
+                "class": name,
+                "precision": round(float(precision), 4),
+                "recall": round(float(recall), 4),
+                "f1": round(float(f1), 4),
+                "support": int(support),
+            }
+        )
     return out
 
 
-def classification_metrics(y: np.ndarray, probs: np.ndarray, labels: list[str],
-                           meta: dict[str, np.ndarray] | None = None) -> dict:
+def classification_metrics(
+    y: np.ndarray, probs: np.ndarray, labels: list[str], meta: dict[str, np.ndarray] | None = None
+) -> dict:
     """Accuracy, per-class table, confusion matrix; for gender also age bands and each class apart."""
     y = np.asarray(y, dtype=np.int64)
     pred = probs.argmax(axis=1)

@@ -14,8 +14,9 @@ import numpy as np
 
 from runtime.preprocess import Box
 
-LK_PARAMS = dict(winSize=(15, 15), maxLevel=2,
-                 criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.03))
+LK_PARAMS = dict(
+    winSize=(15, 15), maxLevel=2, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.03)
+)
 
 
 class BoxFlow:
@@ -24,8 +25,7 @@ class BoxFlow:
         self.prev: np.ndarray | None = None
 
     def _gray(self, frame: np.ndarray) -> np.ndarray:
-        small = cv2.resize(frame, None, fx=self.scale, fy=self.scale,
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(frame, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
         return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
 
     def reset(self, frame: np.ndarray) -> None:

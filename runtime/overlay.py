@@ -10,8 +10,12 @@ import numpy as np
 from runtime.records import FrameResult
 
 EMOTION_COLOURS = {  # BGR
-    "angry": (40, 40, 220), "disgust": (40, 140, 40), "fear": (160, 60, 160),
-    "happy": (40, 200, 240), "sad": (200, 120, 40), "surprise": (40, 160, 255),
+    "angry": (40, 40, 220),
+    "disgust": (40, 140, 40),
+    "fear": (160, 60, 160),
+    "happy": (40, 200, 240),
+    "sad": (200, 120, 40),
+    "surprise": (40, 160, 255),
     "neutral": (200, 200, 200),
 }
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -47,8 +51,7 @@ def _label(img: np.ndarray, text: str, x: int, top: int, colour: tuple[int, int,
     x = min(max(0, x), max(0, img.shape[1] - w))
     top = min(max(0, top), max(0, img.shape[0] - h))
     cv2.rectangle(img, (x, top), (x + w, top + h), colour, -1)
-    cv2.putText(img, text, (x + 2, top + th + 2), FONT, scale, (0, 0, 0), _thickness(scale),
-                cv2.LINE_AA)
+    cv2.putText(img, text, (x + 2, top + th + 2), FONT, scale, (0, 0, 0), _thickness(scale), cv2.LINE_AA)
     return top + h
 
 

@@ -49,8 +49,10 @@ def shipped_models(tier: str = "accurate") -> dict[str, Path]:
     """The model folder of each task we ship in ``tier``."""
     index = shipped_index()
     if tier not in index:
-        raise ValueError(f"no {tier} tier is shipped (trained_models/shipped.json has "
-                         f"{', '.join(index)}); pass --tier {next(iter(index))} or model paths")
+        raise ValueError(
+            f"no {tier} tier is shipped (trained_models/shipped.json has "
+            f"{', '.join(index)}); pass --tier {next(iter(index))} or model paths"
+        )
     return {task: models_dir() / name for task, name in index[tier].items()}
 
 
@@ -107,8 +109,7 @@ class StageWindow:
 
     def summary(self) -> dict[str, float]:
         recent = self.ring[: min(self.count, len(self.ring))]
-        pct = {f"p{q}_ms": round(float(np.percentile(recent, q, method="lower")), 3)
-               for q in (50, 95, 99)}
+        pct = {f"p{q}_ms": round(float(np.percentile(recent, q, method="lower")), 3) for q in (50, 95, 99)}
         return {"mean_ms": round(self.total / self.count, 3), **pct}
 
 
@@ -124,8 +125,10 @@ class StageTimes:
 
     def summary(self) -> dict[str, dict[str, float]]:
         order = {s: i for i, s in enumerate(STAGES)}
-        return {stage: w.summary() for stage, w in
-                sorted(self.stages.items(), key=lambda kv: order.get(kv[0], 99))}
+        return {
+            stage: w.summary()
+            for stage, w in sorted(self.stages.items(), key=lambda kv: order.get(kv[0], 99))
+        }
 
 
 @dataclass
@@ -145,11 +148,19 @@ class Summary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "frames": self.frames, "faces": self.faces,
-                "tracks": self.tracks, "seconds": round(self.seconds, 3),
-                "fps": round(self.fps, 2), "stages": self.stages, "stopped": self.stopped,
-                "note": self.note, "seen": self.seen.to_list(),
-                "images_without_faces": self.seen.images_without_faces}
+        return {
+            "source": self.source,
+            "frames": self.frames,
+            "faces": self.faces,
+            "tracks": self.tracks,
+            "seconds": round(self.seconds, 3),
+            "fps": round(self.fps, 2),
+            "stages": self.stages,
+            "stopped": self.stopped,
+            "note": self.note,
+            "seen": self.seen.to_list(),
+            "images_without_faces": self.seen.images_without_faces,
+        }
 
 
 class Pipeline:
@@ -161,15 +172,14 @@ class Pipeline:
     def __init__(self, cfg: RuntimeConfig, live: bool = False, fps: float | None = None) -> None:
         unknown = [t for t in cfg.tasks if t not in TASKS]
         if unknown or not cfg.tasks:
-            raise ValueError(f"unknown task(s) {', '.join(unknown) or '(none)'}; "
-                             f"choose from {', '.join(TASKS)}")
+            raise ValueError(
+                f"unknown task(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(TASKS)}"
+            )
         self.cfg = cfg
-        folders = {**(shipped_models(cfg.tier) if set(cfg.tasks) - set(cfg.models) else {}),
-                   **cfg.models}
+        folders = {**(shipped_models(cfg.tier) if set(cfg.tasks) - set(cfg.models) else {}), **cfg.models}
         self.classifiers: dict[str, FaceClassifier] = {}
         for task in cfg.tasks:
-            clf = FaceClassifier.open(model_path(folders[task], cfg.backend, cfg.precision),
-                                      cfg.threads)
+            clf = FaceClassifier.open(model_path(folders[task], cfg.backend, cfg.precision), cfg.threads)
             if clf.task != task:
                 raise ValueError(f"the {task} model given is a {clf.task} model")
             self.classifiers[task] = clf
@@ -181,14 +191,23 @@ class Pipeline:
         self.images = 0  # faces shown on still images (each image has its own tracker)
         self._frame_work: tuple[float, int, int] = (0.0, 0, 0)  # classify s, classified, faces
         self.flow = BoxFlow()
-        self.pool = (ThreadPoolExecutor(max_workers=len(self.classifiers) - 1,
-                                        thread_name_prefix="classify")
-                     if cfg.parallel_tasks and len(self.classifiers) > 1 else None)
+        self.pool = (
+            ThreadPoolExecutor(max_workers=len(self.classifiers) - 1, thread_name_prefix="classify")
+            if cfg.parallel_tasks and len(self.classifiers) > 1
+            else None
+        )
         self.last_detect = -(10**9)
         self.times = StageTimes()
 
-    def process(self, image, index: int, timestamp: float, tile: bool = False,
-                still: bool = False, file: str | None = None) -> FrameResult:
+    def process(
+        self,
+        image,
+        index: int,
+        timestamp: float,
+        tile: bool = False,
+        still: bool = False,
+        file: str | None = None,
+    ) -> FrameResult:
         """Detect every face; classify the confirmed faces that are due (new, or as many
         frames since their last classification as the stride says); every face reports its
         track's smoothed probabilities, and ``raw`` only when it was classified in this
@@ -220,8 +239,10 @@ class Pipeline:
                 track.classified_at = index
                 for task in self.classifiers:
                     track.smooth(task, raw[task][i], alpha)
-            preds = {task: Prediction(self.classifiers[task].labels, track.probs[task],
-                                      raw[task].get(i)) for task in self.classifiers}
+            preds = {
+                task: Prediction(self.classifiers[task].labels, track.probs[task], raw[task].get(i))
+                for task in self.classifiers
+            }
             faces.append(FaceResult(track.id, d.box, d.score, preds))
         t4 = time.perf_counter()
         self.times.add("detect", t1 - t0)
@@ -238,17 +259,14 @@ class Pipeline:
         """Distinct faces shown: confirmed tracks in video, faces on still images."""
         return self.images + self.tracker.confirmed_count
 
-    def _classify(self, image, dets: list[Detection], due: list[int]
-                  ) -> dict[str, dict[int, object]]:
+    def _classify(self, image, dets: list[Detection], due: list[int]) -> dict[str, dict[int, object]]:
         """Each task's probabilities for the due faces. The crops are cut here; with more than
         one task and ``parallel_tasks``, the engines then run side by side (each engine call
         releases the GIL), so two models cost about one on a machine with two free cores."""
         t0 = time.perf_counter()
         boxes = [d.box for d in dets]
-        rolls = (applied_rolls([d.roll for d in dets], self.cfg.align_min_roll)
-                 if self.cfg.align else None)
-        batches = {task: clf.prepare(image, boxes, rolls=rolls)
-                   for task, clf in self.classifiers.items()}
+        rolls = applied_rolls([d.roll for d in dets], self.cfg.align_min_roll) if self.cfg.align else None
+        batches = {task: clf.prepare(image, boxes, rolls=rolls) for task, clf in self.classifiers.items()}
         self.times.add("preprocess", time.perf_counter() - t0)
 
         def infer(task: str):
@@ -324,18 +342,20 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
     with ExitStack() as stack:
         source: Source = stack.enter_context(open_source(cfg.source, cfg.fallback_to_demo))
         if cfg.source is None and source.name.startswith("demo"):
-            log("no camera could be opened: playing the built-in demo clip instead "
-                "(pass --source to choose a camera, file, folder or stream)")
+            log(
+                "no camera could be opened: playing the built-in demo clip instead "
+                "(pass --source to choose a camera, file, folder or stream)"
+            )
         pipe = Pipeline(cfg, live=source.live, fps=source.fps)
         stack.callback(pipe.close)
         json_sink = stack.enter_context(JsonLinesSink(cfg.json)) if cfg.json else None
         video = stack.enter_context(annotated_sink(cfg.output, source)) if cfg.output else None
         window = stack.enter_context(WindowSink()) if cfg.show else None
         if cfg.per_image and not source.still:
-            raise ValueError(f"--per-image needs an image or a folder of images as --source, "
-                             f"not {source.name}")
-        per_image = (stack.enter_context(PerImageSink(cfg.per_image, cfg.tasks))
-                     if cfg.per_image else None)
+            raise ValueError(
+                f"--per-image needs an image or a folder of images as --source, not {source.name}"
+            )
+        per_image = stack.enter_context(PerImageSink(cfg.per_image, cfg.tasks)) if cfg.per_image else None
         tile = source.still if cfg.tile is None else cfg.tile
         frames = faces = 0
         fps = 0.0
@@ -352,8 +372,9 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                         break
                     t1 = time.perf_counter()
                     signals.busy = True
-                    result = pipe.process(frame.image, frame.index, frame.timestamp, tile,
-                                          still=source.still, file=frame.file)
+                    result = pipe.process(
+                        frame.image, frame.index, frame.timestamp, tile, still=source.still, file=frame.file
+                    )
                     result.fps = fps
                     t2 = time.perf_counter()
                     if window or video:
@@ -387,5 +408,14 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
         if source.note:
             log(source.note)
         seconds = time.perf_counter() - start
-        return Summary(source.name, frames, faces, pipe.faces_seen, seconds,
-                       pipe.times.summary(), stopped=stopped, note=source.note, seen=seen)
+        return Summary(
+            source.name,
+            frames,
+            faces,
+            pipe.faces_seen,
+            seconds,
+            pipe.times.summary(),
+            stopped=stopped,
+            note=source.note,
+            seen=seen,
+        )

@@ -154,8 +154,7 @@ def upright_crop(image: np.ndarray, face: Box, rule: CropRule, roll: float) -> n
     m = cv2.getRotationMatrix2D(centre, roll, 1.0)
     m[0, 2] -= box.x
     m[1, 2] -= box.y
-    out = cv2.warpAffine(image, m, (box.w, box.h), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.warpAffine(image, m, (box.w, box.h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out
 
 
@@ -185,12 +184,20 @@ def to_colour(image: np.ndarray, colour: Colour, order: ChannelOrder) -> np.ndar
     if got != channels:
         raise ValueError(f"image has {got} channel(s) but channel order {order!r} needs {channels}")
     if colour == "gray":
-        codes = {"rgb": cv2.COLOR_RGB2GRAY, "bgr": cv2.COLOR_BGR2GRAY,
-                 "rgba": cv2.COLOR_RGBA2GRAY, "bgra": cv2.COLOR_BGRA2GRAY}
+        codes = {
+            "rgb": cv2.COLOR_RGB2GRAY,
+            "bgr": cv2.COLOR_BGR2GRAY,
+            "rgba": cv2.COLOR_RGBA2GRAY,
+            "bgra": cv2.COLOR_BGRA2GRAY,
+        }
         out = image if order == "gray" else cv2.cvtColor(image, codes[order])
         return out[:, :, None]
-    codes = {"gray": cv2.COLOR_GRAY2RGB, "bgr": cv2.COLOR_BGR2RGB,
-             "rgba": cv2.COLOR_RGBA2RGB, "bgra": cv2.COLOR_BGRA2RGB}
+    codes = {
+        "gray": cv2.COLOR_GRAY2RGB,
+        "bgr": cv2.COLOR_BGR2RGB,
+        "rgba": cv2.COLOR_RGBA2RGB,
+        "bgra": cv2.COLOR_BGRA2RGB,
+    }
     return image if order == "rgb" else cv2.cvtColor(image, codes[order])
 
 
@@ -213,23 +220,31 @@ def normalize(image: np.ndarray, norm: Normalization, out: np.ndarray | None = N
     return out
 
 
-def prepare_crop(image: np.ndarray, spec: InputSpec, order: ChannelOrder,
-                 out: np.ndarray | None = None) -> np.ndarray:
+def prepare_crop(
+    image: np.ndarray, spec: InputSpec, order: ChannelOrder, out: np.ndarray | None = None
+) -> np.ndarray:
     """An already-cropped face (a dataset image) to one model input of shape spec.shape."""
     img = to_uint8(np.asarray(image))
     img = resize(to_colour(img, spec.colour, order), spec.height, spec.width)
     return normalize(img, spec.normalization, out)
 
 
-def prepare_face(frame: np.ndarray, box: Box, spec: InputSpec, order: ChannelOrder = "bgr",
-                 out: np.ndarray | None = None, roll: float = 0.0) -> np.ndarray:
+def prepare_face(
+    frame: np.ndarray,
+    box: Box,
+    spec: InputSpec,
+    order: ChannelOrder = "bgr",
+    out: np.ndarray | None = None,
+    roll: float = 0.0,
+) -> np.ndarray:
     """A frame and a detector box to one model input, via the model's crop rule; a non-zero
     ``roll`` (degrees, from the eye keypoints) turns the face upright first."""
     return prepare_crop(upright_crop(frame, box, spec.crop, roll), spec, order, out)
 
 
-def prepare_batch(images: np.ndarray | list[np.ndarray], spec: InputSpec, order: ChannelOrder,
-                  out: np.ndarray | None = None) -> np.ndarray:
+def prepare_batch(
+    images: np.ndarray | list[np.ndarray], spec: InputSpec, order: ChannelOrder, out: np.ndarray | None = None
+) -> np.ndarray:
     """Many already-cropped faces to a (N, H, W, C) float32 batch."""
     n = len(images)
     if out is None:

@@ -18,8 +18,20 @@ from __future__ import annotations
 TIERS = ("accurate", "nano")  # trained_models/shipped.json's tiers: laptop default, Raspberry Pi
 
 PROFILES: dict[str, dict[str, object]] = {
-    "pi": {"tier": "nano", "backend": "tflite", "precision": "int8", "threads": 2,
-           "detect_every": 2, "detector": "short"},
-    "laptop": {"tier": "accurate", "backend": "onnx", "precision": "int8", "threads": 1,
-               "detect_every": 1, "detector": "short"},
+    "pi": {
+        "tier": "nano",
+        "backend": "tflite",
+        "precision": "int8",
+        "threads": 2,
+        "detect_every": 2,
+        "detector": "short",
+    },
+    "laptop": {
+        "tier": "accurate",
+        "backend": "onnx",
+        "precision": "int8",
+        "threads": 1,
+        "detect_every": 1,
+        "detector": "short",
+    },
 }

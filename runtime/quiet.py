@@ -29,7 +29,8 @@ NATIVE_BANNERS = re.compile(
     r"|computation placer already registered|This TensorFlow binary is optimized"
     r"|rebuild TensorFlow with the appropriate|^INFO: |^[IW]0000 .*\] (?!.*error)"
     r"|XNNPACK delegate|gl_context|Feedback manager requires"
-    r"|Sparsity tensors may not yet be fully supported)")
+    r"|Sparsity tensors may not yet be fully supported)"
+)
 
 
 # fd 2 is one per process: this lock is the one piece of module state, and it guards it.
@@ -54,9 +55,17 @@ class NativeNoiseFilter:
             py_stderr = sys.stderr
             py_stderr.flush()
             saved = os.dup(2)
-            terminal = (os.fdopen(os.dup(saved), "w", buffering=1, errors="replace",
-                                  encoding=getattr(py_stderr, "encoding", None) or "utf-8")
-                        if _writes_to_fd2(py_stderr) else None)
+            terminal = (
+                os.fdopen(
+                    os.dup(saved),
+                    "w",
+                    buffering=1,
+                    errors="replace",
+                    encoding=getattr(py_stderr, "encoding", None) or "utf-8",
+                )
+                if _writes_to_fd2(py_stderr)
+                else None
+            )
             try:
                 os.dup2(self._capture.fileno(), 2)
                 if terminal is not None:

@@ -24,10 +24,14 @@ class Prediction:
         return float(np.max(self.probs))
 
     def as_dict(self) -> dict:
-        return {"label": self.label, "confidence": round(self.confidence, 4),
-                "probs": {k: round(float(v), 5) for k, v in zip(self.labels, self.probs)},
-                "raw": None if self.raw is None
-                else {k: round(float(v), 5) for k, v in zip(self.labels, self.raw)}}
+        return {
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+            "probs": {k: round(float(v), 5) for k, v in zip(self.labels, self.probs)},
+            "raw": None
+            if self.raw is None
+            else {k: round(float(v), 5) for k, v in zip(self.labels, self.raw)},
+        }
 
 
 @dataclass
@@ -50,15 +54,36 @@ class FrameResult:
         """One JSON-ready record per face (the --json line format); a frame read from an
         image file names it, and there ``track_id`` numbers the faces of that image."""
         where = {"file": self.file} if self.file is not None else {}
-        return [{"frame": self.index, **where, "timestamp": round(self.timestamp, 4),
-                 "track_id": f.track_id, "box": f.box.as_list(),
-                 "detector_score": round(f.score, 4),
-                 **{task: p.as_dict() for task, p in f.predictions.items()}} for f in self.faces]
+        return [
+            {
+                "frame": self.index,
+                **where,
+                "timestamp": round(self.timestamp, 4),
+                "track_id": f.track_id,
+                "box": f.box.as_list(),
+                "detector_score": round(f.score, 4),
+                **{task: p.as_dict() for task, p in f.predictions.items()},
+            }
+            for f in self.faces
+        ]
 
     def image_row(self) -> dict:
         """One image's whole result (the --per-image format): its file and every face."""
-        return {"file": self.file, "faces": [
-            {"box": f.box.as_list(), "detector_score": round(f.score, 4),
-             **{task: {"label": p.label, "confidence": round(p.confidence, 4),
-                       "probs": {k: round(float(v), 5) for k, v in zip(p.labels, p.probs)}}
-                for task, p in f.predictions.items()}} for f in self.faces]}
+        return {
+            "file": self.file,
+            "faces": [
+                {
+                    "box": f.box.as_list(),
+                    "detector_score": round(f.score, 4),
+                    **{
+                        task: {
+                            "label": p.label,
+                            "confidence": round(p.confidence, 4),
+                            "probs": {k: round(float(v), 5) for k, v in zip(p.labels, p.probs)},
+                        }
+                        for task, p in f.predictions.items()
+                    },
+                }
+                for f in self.faces
+            ],
+        }

@@ -36,9 +36,14 @@ class TrackSeen:
 
     def to_dict(self) -> dict:
         where = {"file": self.file} if self.file is not None else {}
-        out = {"track_id": self.track_id, **where, "first_frame": self.first_frame,
-               "last_frame": self.last_frame, "frames": self.frames,
-               "seconds": round(self.seconds, 3)}
+        out = {
+            "track_id": self.track_id,
+            **where,
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "frames": self.frames,
+            "seconds": round(self.seconds, 3),
+        }
         for task in self.labels:
             label, share = self.dominant(task)
             out[task] = {"label": label, "share": round(share, 3)}
@@ -48,8 +53,7 @@ class TrackSeen:
         """``#2 4.3 s (129 frames): neutral 42%, man 100%``; on an image ``#2 neutral man``."""
         if self.file is not None:
             return " ".join([f"#{self.track_id}", *(self.dominant(t)[0] for t in self.labels)])
-        labels = ", ".join(f"{label} {share:.0%}"
-                           for label, share in (self.dominant(t) for t in self.labels))
+        labels = ", ".join(f"{label} {share:.0%}" for label, share in (self.dominant(t) for t in self.labels))
         return f"#{self.track_id} {self.seconds:.1f} s ({self.frames} frames): {labels}"
 
 
@@ -67,9 +71,9 @@ class SeenLog:
             key = (result.file, face.track_id)
             seen = self.tracks.get(key)
             if seen is None:
-                seen = self.tracks[key] = TrackSeen(face.track_id, result.file, result.index,
-                                                    result.index, result.timestamp,
-                                                    result.timestamp)
+                seen = self.tracks[key] = TrackSeen(
+                    face.track_id, result.file, result.index, result.index, result.timestamp, result.timestamp
+                )
             seen.last_frame, seen.last_time = result.index, result.timestamp
             seen.frames += 1
             for task, pred in face.predictions.items():
@@ -85,8 +89,7 @@ class SeenLog:
         if not tracks and not self.images_without_faces:
             return "seen: no face"
         groups: dict[str | None, list[TrackSeen]] = {}
-        for t in sorted(tracks, key=lambda t: -t.frames) if all(
-                t.file is None for t in tracks) else tracks:
+        for t in sorted(tracks, key=lambda t: -t.frames) if all(t.file is None for t in tracks) else tracks:
             groups.setdefault(t.file, []).append(t)
         parts = []
         for file, group in groups.items():
@@ -95,8 +98,7 @@ class SeenLog:
             else:
                 parts.append(f"{Path(file).name}: " + ", ".join(t.describe() for t in group))
         more = len(parts) - limit
-        parts = parts[:limit] + ([f"{more} more (--summary-json lists every one)"]
-                                 if more > 0 else [])
+        parts = parts[:limit] + ([f"{more} more (--summary-json lists every one)"] if more > 0 else [])
         if self.images_without_faces:
             parts.append(f"{len(self.images_without_faces)} image(s) without a face")
         return "seen: " + "; ".join(parts)

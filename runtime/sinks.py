@@ -29,8 +29,9 @@ class SinkError(RuntimeError):
 
 
 def display_available() -> bool:
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
-                                                  or os.environ.get("WAYLAND_DISPLAY")):
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
         return False
     return True
 
@@ -43,8 +44,9 @@ class JsonLinesSink:
         try:
             self.file = open(self.path, "w", encoding="utf-8", buffering=1)
         except OSError as e:
-            raise SinkError(f"cannot write {self.path}: {e.strerror}; check the folder exists "
-                            f"and is writable") from e
+            raise SinkError(
+                f"cannot write {self.path}: {e.strerror}; check the folder exists and is writable"
+            ) from e
         self.lines = 0
 
     def write(self, result: FrameResult) -> None:
@@ -52,8 +54,10 @@ class JsonLinesSink:
             try:
                 self.file.write(json.dumps(rec, separators=(",", ":")) + "\n")
             except OSError as e:
-                raise SinkError(f"cannot write {self.path}: {e.strerror} (disk full?); the lines "
-                                f"written so far are complete") from e
+                raise SinkError(
+                    f"cannot write {self.path}: {e.strerror} (disk full?); the lines "
+                    f"written so far are complete"
+                ) from e
             self.lines += 1
 
     def close(self) -> None:
@@ -64,8 +68,10 @@ class JsonLinesSink:
             os.fsync(self.file.fileno())
         except OSError as e:
             if e.errno not in (errno.EINVAL, errno.EROFS):  # fsync of a pipe or device
-                raise SinkError(f"cannot finish {self.path}: {e.strerror} (disk full?); the "
-                                f"lines before the last are complete") from e
+                raise SinkError(
+                    f"cannot finish {self.path}: {e.strerror} (disk full?); the "
+                    f"lines before the last are complete"
+                ) from e
         finally:
             try:
                 self.file.close()
@@ -106,16 +112,24 @@ class PerImageSink:
             faces = r["faces"]
             cols = [";".join(f[t]["label"] for f in faces) if faces else "" for t in tasks]
             confs = [";".join(f"{f[t]['confidence']:.3f}" for f in faces) for t in tasks]
-            w.writerow([r["file"], len(faces), ";".join(" ".join(map(str, f["box"]))
-                                                        for f in faces),
-                        *[v for pair in zip(cols, confs) for v in pair]])
+            w.writerow(
+                [
+                    r["file"],
+                    len(faces),
+                    ";".join(" ".join(map(str, f["box"])) for f in faces),
+                    *[v for pair in zip(cols, confs) for v in pair],
+                ]
+            )
         return out.getvalue().encode()
 
     def close(self) -> None:
         from runtime.card import atomic_write_bytes
 
-        data = (self._csv() if self.path.suffix.lower() == ".csv"
-                else (json.dumps(self.rows, indent=1) + "\n").encode())
+        data = (
+            self._csv()
+            if self.path.suffix.lower() == ".csv"
+            else (json.dumps(self.rows, indent=1) + "\n").encode()
+        )
         try:
             atomic_write_bytes(self.path, data)
         except OSError as e:
@@ -135,8 +149,9 @@ class VideoSink:
         self.path, self.fps = Path(path), fps
         if not self.path.parent.is_dir():
             raise SinkError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
-        if not os.access(self.path.parent, os.W_OK) or (self.path.exists()
-                                                         and not os.access(self.path, os.W_OK)):
+        if not os.access(self.path.parent, os.W_OK) or (
+            self.path.exists() and not os.access(self.path, os.W_OK)
+        ):
             raise SinkError(f"cannot write {self.path}: permission denied; choose another --output")
         self.writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
@@ -149,10 +164,12 @@ class VideoSink:
             self.size = (w, h)
             # MPEG-4 needs even sides: pad a replicated edge rather than lose a pixel row.
             self.pad = (w % 2, h % 2)
-            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in (".mp4", ".m4v")
-                                              else "MJPG"))
-            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps,
-                                          (w + self.pad[0], h + self.pad[1]))
+            fourcc = cv2.VideoWriter_fourcc(
+                *("mp4v" if self.path.suffix.lower() in (".mp4", ".m4v") else "MJPG")
+            )
+            self.writer = cv2.VideoWriter(
+                str(self.path), fourcc, self.fps, (w + self.pad[0], h + self.pad[1])
+            )
             if not self.writer.isOpened():
                 raise SinkError(f"cannot write video {self.path}; use a .mp4 or .avi name")
         if (image.shape[1], image.shape[0]) != self.size:  # a stream changed size mid-run:
@@ -195,8 +212,7 @@ class ImageSink:
         self.frames = 0
 
     def write(self, image: np.ndarray, file: str | None = None) -> None:
-        out = self.path / Path(file or f"frame{self.frames:06d}.png").name if self.folder \
-            else self.path
+        out = self.path / Path(file or f"frame{self.frames:06d}.png").name if self.folder else self.path
         ok, data = cv2.imencode(out.suffix.lower(), image)
         if not ok:
             raise SinkError(f"cannot encode {out.name} as {out.suffix}; use .png or .jpg")
@@ -222,20 +238,26 @@ def annotated_sink(path: Path, source: Source) -> VideoSink | ImageSink:
     path = Path(path)
     suffix = path.suffix.lower()
     images = len(source.paths) if isinstance(source, ImageFilesSource) else None
-    kinds = (f"an image ({', '.join(sorted(IMAGE_EXTENSIONS))}) for one image, a folder for a "
-             f"folder of images, a video ({', '.join(VIDEO_EXTENSIONS)}) for anything")
+    kinds = (
+        f"an image ({', '.join(sorted(IMAGE_EXTENSIONS))}) for one image, a folder for a "
+        f"folder of images, a video ({', '.join(VIDEO_EXTENSIONS)}) for anything"
+    )
     if suffix in VIDEO_EXTENSIONS:
         return VideoSink(path, source.fps or 15.0)
     if suffix in IMAGE_EXTENSIONS:
         if images != 1:
             what = f"{images} images" if images else source.name
-            raise SinkError(f"--output {path} is one image but the source is {what}; give "
-                            f"a folder or a video name instead")
+            raise SinkError(
+                f"--output {path} is one image but the source is {what}; give "
+                f"a folder or a video name instead"
+            )
         return ImageSink(path, folder=False)
     if suffix == "" or path.is_dir():
         if images is None:
-            raise SinkError(f"--output {path} is a folder but the source is a video or camera; "
-                            f"give a video name such as out.mp4")
+            raise SinkError(
+                f"--output {path} is a folder but the source is a video or camera; "
+                f"give a video name such as out.mp4"
+            )
         return ImageSink(path, folder=True)
     raise SinkError(f"--output {path}: unknown kind of file {suffix!r}; give {kinds}")
 

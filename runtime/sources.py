@@ -64,8 +64,15 @@ class CaptureSource(Source):
     corrupt) ends with a note of how much of it was read.
     """
 
-    def __init__(self, target: int | str, live: bool, reconnects: int = 5, backoff: float = 0.5,
-                 timeout_s: float = 10.0, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        target: int | str,
+        live: bool,
+        reconnects: int = 5,
+        backoff: float = 0.5,
+        timeout_s: float = 10.0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.target, self.live = target, live
         self.name = f"camera {target}" if isinstance(target, int) else str(target)
         self.reconnects, self.backoff, self.timeout_s = reconnects, backoff, timeout_s
@@ -75,27 +82,34 @@ class CaptureSource(Source):
         if not self.cap.isOpened():
             self.cap.release()
             if isinstance(target, int):
-                raise SourceError(f"camera {target} cannot be opened; check that it is connected "
-                                  f"and free, or pass --source FILE")
+                raise SourceError(
+                    f"camera {target} cannot be opened; check that it is connected "
+                    f"and free, or pass --source FILE"
+                )
             what = "stream (no answer within the timeout?)" if live else "file as video"
-            raise SourceError(f"{target}: OpenCV cannot open this {what}; check the path or URL "
-                              f"and the format")
+            raise SourceError(
+                f"{target}: OpenCV cannot open this {what}; check the path or URL and the format"
+            )
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and math.isfinite(fps) and 0 < fps < 1000 else None
 
     def _open(self) -> cv2.VideoCapture:
         if isinstance(self.target, str) and self.live:  # bounded waits on a silent server
             ms = int(self.timeout_s * 1000)
-            return cv2.VideoCapture(self.target, cv2.CAP_FFMPEG,
-                                    [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
-                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+            return cv2.VideoCapture(
+                self.target,
+                cv2.CAP_FFMPEG,
+                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms],
+            )
         return cv2.VideoCapture(self.target)
 
     def _reconnect(self) -> bool:
         for attempt in range(1, self.reconnects + 1):
             wait = self.backoff * 2 ** (attempt - 1)
-            self.log(f"{self.name} stopped delivering frames; reconnecting in {wait:.1f} s "
-                     f"(attempt {attempt}/{self.reconnects})")
+            self.log(
+                f"{self.name} stopped delivering frames; reconnecting in {wait:.1f} s "
+                f"(attempt {attempt}/{self.reconnects})"
+            )
             time.sleep(wait)
             self.cap.release()
             self.cap = self._open()
@@ -113,12 +127,16 @@ class CaptureSource(Source):
                 if self.live and index > 0 and self._reconnect():
                     continue
                 if index == 0:
-                    raise SourceError(f"{self.name}: no frame could be read; it is empty, not a "
-                                      f"video, or the device is busy")
+                    raise SourceError(
+                        f"{self.name}: no frame could be read; it is empty, not a "
+                        f"video, or the device is busy"
+                    )
                 expected = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
                 if not self.live and expected > index + 1:
-                    self.note = (f"{self.name}: decoded {index} of {expected} frames; the rest "
-                                 f"is unreadable (truncated or corrupt file)")
+                    self.note = (
+                        f"{self.name}: decoded {index} of {expected} frames; the rest "
+                        f"is unreadable (truncated or corrupt file)"
+                    )
                 return
             if self.live or not self.fps:
                 ts = time.monotonic() - start
@@ -220,19 +238,24 @@ class PicameraSource(Source):
         try:
             from picamera2 import Picamera2
         except ImportError as e:
-            raise SourceError("picamera2 is not installed: on a Pi, 'sudo apt install "
-                              "python3-picamera2' and a venv with --system-site-packages, or "
-                              "use --source 0 (V4L2)") from e
+            raise SourceError(
+                "picamera2 is not installed: on a Pi, 'sudo apt install "
+                "python3-picamera2' and a venv with --system-site-packages, or "
+                "use --source 0 (V4L2)"
+            ) from e
         try:
             self.cam = Picamera2()
             # "RGB888" is stored B, G, R in memory: what OpenCV calls BGR.
             config = self.cam.create_video_configuration(
-                main={"size": size, "format": "RGB888"}, controls={"FrameRate": fps})
+                main={"size": size, "format": "RGB888"}, controls={"FrameRate": fps}
+            )
             self.cam.configure(config)
             self.cam.start()
         except (RuntimeError, IndexError, OSError) as e:
-            raise SourceError(f"the Pi camera cannot be started ({e}); check the ribbon cable "
-                              f"and 'rpicam-hello --list-cameras'") from e
+            raise SourceError(
+                f"the Pi camera cannot be started ({e}); check the ribbon cable "
+                f"and 'rpicam-hello --list-cameras'"
+            ) from e
         self.fps = fps
 
     def frames(self) -> Iterator[Frame]:
@@ -260,8 +283,7 @@ class DemoSource(Source):
 
     name = "demo (astronaut, scikit-image)"
 
-    def __init__(self, frames: int = 240, fps: float = 30.0, size: tuple[int, int] = (640, 480)
-                 ) -> None:
+    def __init__(self, frames: int = 240, fps: float = 30.0, size: tuple[int, int] = (640, 480)) -> None:
         path = ASSETS / "astronaut.png"
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
@@ -316,8 +338,10 @@ def open_source(spec: str | None, fallback_to_demo: bool = False) -> Source:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
         return ImageFilesSource(files, str(path))
     if not path.exists():
-        raise SourceError(f"{path}: no such file or folder; give a camera index, a video, an "
-                          f"image, a folder of images or a stream URL")
+        raise SourceError(
+            f"{path}: no such file or folder; give a camera index, a video, an "
+            f"image, a folder of images or a stream URL"
+        )
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return ImageFilesSource([path], str(path))
     return CaptureSource(str(path), live=False)

@@ -59,8 +59,9 @@ class AdaptiveStride:
 LIVE_FPS_GUESS = 30.0  # a camera or stream that does not say its rate
 
 
-def stride_policy(classify_every: int | None, live: bool, fps: float | None = None
-                  ) -> FixedStride | AdaptiveStride:
+def stride_policy(
+    classify_every: int | None, live: bool, fps: float | None = None
+) -> FixedStride | AdaptiveStride:
     """An explicit stride wins; a live source adapts to its frame rate; anything else
     (files, folders, stills) is classified on every frame."""
     if classify_every is not None:

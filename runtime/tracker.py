@@ -61,13 +61,16 @@ class Tracker:
         """Tracks confirmed so far: the faces a user was shown."""
         return self.next_id - 1
 
-    def update(self, boxes: list[Box], scores: list[float] | None = None,
-               single: bool = False) -> list[Track]:
+    def update(
+        self, boxes: list[Box], scores: list[float] | None = None, single: bool = False
+    ) -> list[Track]:
         """The track of each box, in the order of ``boxes`` (new faces get new IDs); check
         ``Track.confirmed`` before showing one. ``single``: a still image, every box counts."""
         scores = list(scores) if scores is not None else [1.0] * len(boxes)
-        pairs = sorted(((iou(t.box, b), ti, bi) for ti, t in enumerate(self.tracks)
-                        for bi, b in enumerate(boxes)), reverse=True)
+        pairs = sorted(
+            ((iou(t.box, b), ti, bi) for ti, t in enumerate(self.tracks) for bi, b in enumerate(boxes)),
+            reverse=True,
+        )
         track_of: dict[int, Track] = {}
         used: set[int] = set()
         for overlap, ti, bi in pairs:
@@ -90,11 +93,14 @@ class Tracker:
                 self.tracks.append(t)
                 track_of[bi] = t
             t.score = scores[bi]
-            if not t.confirmed and (single or self.confirm_hits <= 1
-                                    or t.score >= self.sure_score
-                                    or t.hits >= self.confirm_hits):
+            if not t.confirmed and (
+                single or self.confirm_hits <= 1 or t.score >= self.sure_score or t.hits >= self.confirm_hits
+            ):
                 t.confirmed, t.id = True, self.next_id
                 self.next_id += 1
-        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed
-                       and (t.confirmed or t.age < self.confirm_window)]
+        self.tracks = [
+            t
+            for t in self.tracks
+            if t.missed <= self.max_missed and (t.confirmed or t.age < self.confirm_window)
+        ]
         return [track_of[i] for i in range(len(boxes))]

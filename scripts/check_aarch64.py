@@ -25,10 +25,27 @@ def platform_tags() -> list[str]:
 
 def resolve(python: str, requirements: Path, dest: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-         "--only-binary=:all:", *platform_tags(), "--python-version", python,
-         "--implementation", "cp", "--dest", str(dest), "-r", str(requirements)],
-        capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+            *platform_tags(),
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            "--dest",
+            str(dest),
+            "-r",
+            str(requirements),
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def main() -> int:

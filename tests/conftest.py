@@ -29,8 +29,9 @@ def write_raw_npz(path: Path, split: str, n: int, n_classes: int = 7, seed: int 
     np.random.default_rng(seed).shuffle(labels)
     x = pattern_images(labels, 48, 1, seed)
     names = np.array(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
-    np.savez_compressed(path, **{f"x_{split}": x, f"y_{split}": labels.astype(np.uint8),
-                                 "class_names": names})
+    np.savez_compressed(
+        path, **{f"x_{split}": x, f"y_{split}": labels.astype(np.uint8), "class_names": names}
+    )
     return path
 
 
@@ -42,22 +43,31 @@ def write_blob_npz(path: Path, n: int, seed: int = 0) -> Path:
     imgs = pattern_images(labels, 96, 3, seed)
     blobs = [cv2.imencode(".jpg", im[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])[1] for im in imgs]
     off = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
-    np.savez_compressed(path, jpeg_blob=np.concatenate(blobs).astype(np.uint8), jpeg_offsets=off,
-                        y=labels.astype(np.uint8), age=rng.integers(1, 80, n).astype(np.int16),
-                        race=rng.integers(0, 5, n).astype(np.int8),
-                        class_names=np.array(["woman", "man"]))
+    np.savez_compressed(
+        path,
+        jpeg_blob=np.concatenate(blobs).astype(np.uint8),
+        jpeg_offsets=off,
+        y=labels.astype(np.uint8),
+        age=rng.integers(1, 80, n).astype(np.int16),
+        race=rng.integers(0, 5, n).astype(np.int8),
+        class_names=np.array(["woman", "man"]),
+    )
     return path
 
 
 @pytest.fixture(scope="session")
 def emotion_npz(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("emotion")
-    return {"train": write_raw_npz(d / "emo_train.npz", "train", 1400, seed=1),
-            "test": write_raw_npz(d / "emo_test.npz", "publictest", 210, seed=2)}
+    return {
+        "train": write_raw_npz(d / "emo_train.npz", "train", 1400, seed=1),
+        "test": write_raw_npz(d / "emo_test.npz", "publictest", 210, seed=2),
+    }
 
 
 @pytest.fixture(scope="session")
 def gender_npz(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("gender")
-    return {"train": write_blob_npz(d / "g_train.npz", 400, seed=3),
-            "val": write_blob_npz(d / "g_val.npz", 120, seed=4)}
+    return {
+        "train": write_blob_npz(d / "g_train.npz", 400, seed=3),
+        "val": write_blob_npz(d / "g_val.npz", 120, seed=4),
+    }

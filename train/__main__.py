@@ -25,50 +25,77 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("fit", help="train a model (resumes the run in --output if there is one)")
     p.add_argument("--task", required=True, choices=("emotion", "gender"))
-    p.add_argument("--data", required=True, nargs="+",
-                   help="training data: .npz (shared layout), fer2013.csv, or an image folder "
-                        "(FER2013 images, UTKFace, IMDB-WIKI with its .mat, folder-per-class)")
+    p.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        help="training data: .npz (shared layout), fer2013.csv, or an image folder "
+        "(FER2013 images, UTKFace, IMDB-WIKI with its .mat, folder-per-class)",
+    )
     p.add_argument("--format", default="auto", help="force the data format (default: detect)")
     p.add_argument("--eval", nargs="*", default=[], help="splits to report on (never selected on)")
     p.add_argument("--output", required=True, help="run folder (checkpoints, logs, model, card)")
-    p.add_argument("--model", default="edge_vgg", choices=list(ARCHITECTURES),
-                   help="architecture (default: edge_vgg)")
-    p.add_argument("--recipe", default="edge", choices=list(RECIPES),
-                   help="recipe preset (default: edge)")
+    p.add_argument(
+        "--model", default="edge_vgg", choices=list(ARCHITECTURES), help="architecture (default: edge_vgg)"
+    )
+    p.add_argument("--recipe", default="edge", choices=list(RECIPES), help="recipe preset (default: edge)")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--size", type=int, default=None, help="input side in pixels (task default)")
     p.add_argument("--colour", choices=("gray", "rgb"), default=None)
-    p.add_argument("--crop", default=None, choices=list(DATASET_CROPS),
-                   help="framing of the training faces (default: the task's dataset)")
+    p.add_argument(
+        "--crop",
+        default=None,
+        choices=list(DATASET_CROPS),
+        help="framing of the training faces (default: the task's dataset)",
+    )
     p.add_argument("--labels", default="fer", choices=LABEL_SOURCES)
     p.add_argument("--norm-scale", type=float, default=None)
     p.add_argument("--norm-offset", type=float, default=None)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--init-from", default=None, metavar="MODEL",
-                   help="start from this trained model.keras (same architecture, input and "
-                        "validation split) instead of random weights")
-    p.add_argument("--teacher", nargs="+", default=None, metavar="MODEL",
-                   help="distil from these trained models (same input, labels and validation "
-                        "split): targets mix the labels with their mean probabilities")
-    p.add_argument("--distill-weight", type=float, default=0.5,
-                   help="weight of the teachers' probabilities in the targets (0.5)")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="MODEL",
+        help="start from this trained model.keras (same architecture, input and "
+        "validation split) instead of random weights",
+    )
+    p.add_argument(
+        "--teacher",
+        nargs="+",
+        default=None,
+        metavar="MODEL",
+        help="distil from these trained models (same input, labels and validation "
+        "split): targets mix the labels with their mean probabilities",
+    )
+    p.add_argument(
+        "--distill-weight",
+        type=float,
+        default=0.5,
+        help="weight of the teachers' probabilities in the targets (0.5)",
+    )
     p.add_argument("--limit", type=int, default=None, help="use the first N training images")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all)")
     p.add_argument("--name", default="", help="model name in the card")
     p.add_argument("--restart", action="store_true", help="discard a previous run in --output")
-    p.add_argument("--stop-after", type=int, default=None,
-                   help="pause after N epochs this call (resume later with the same command)")
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="pause after N epochs this call (resume later with the same command)",
+    )
     p.add_argument("--no-report", action="store_true", help="skip the report after training")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _eval_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="score a trained or exported model on datasets; "
-                                        "prints JSON")
-    p.add_argument("--model", required=True,
-                   help="a run folder, its model.keras, or an exported model.*.onnx / .tflite "
-                        "(scored on the runtime's engines), with its .card.json beside it")
+    p = sub.add_parser("evaluate", help="score a trained or exported model on datasets; prints JSON")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="a run folder, its model.keras, or an exported model.*.onnx / .tflite "
+        "(scored on the runtime's engines), with its .card.json beside it",
+    )
     p.add_argument("--data", required=True, nargs="+", help="datasets (.npz or any loader format)")
     p.add_argument("--format", default="auto")
     p.add_argument("--json", default=None, help="also write the JSON to this file")
@@ -102,17 +129,31 @@ def build_config(a: argparse.Namespace):
     preset = PRESETS[a.task]
     norm = Normalization.minus_one_to_one()
     if a.norm_scale is not None or a.norm_offset is not None:
-        norm = Normalization(a.norm_scale if a.norm_scale is not None else norm.scale,
-                             a.norm_offset if a.norm_offset is not None else norm.offset)
+        norm = Normalization(
+            a.norm_scale if a.norm_scale is not None else norm.scale,
+            a.norm_offset if a.norm_offset is not None else norm.offset,
+        )
     size = a.size or preset["height"]
     return TrainConfig(
-        task=a.task, data=[str(d) for d in a.data], output=str(a.output), arch=a.model,
+        task=a.task,
+        data=[str(d) for d in a.data],
+        output=str(a.output),
+        arch=a.model,
         recipe=get_recipe(a.recipe, epochs=a.epochs, batch_size=a.batch_size),
-        height=size, width=size, colour=a.colour or preset["colour"], normalization=norm,
-        crop=a.crop or preset["crop"], data_format=a.format, labels=a.labels,
-        eval_data=[str(e) for e in a.eval], seed=a.seed, limit=a.limit, name=a.name,
+        height=size,
+        width=size,
+        colour=a.colour or preset["colour"],
+        normalization=norm,
+        crop=a.crop or preset["crop"],
+        data_format=a.format,
+        labels=a.labels,
+        eval_data=[str(e) for e in a.eval],
+        seed=a.seed,
+        limit=a.limit,
+        name=a.name,
         init_from=str(a.init_from) if a.init_from else None,
-        teachers=[str(t) for t in a.teacher or []], distill_weight=a.distill_weight,
+        teachers=[str(t) for t in a.teacher or []],
+        distill_weight=a.distill_weight,
     )
 
 
@@ -133,18 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     from train.datasets.base import DatasetError
     from train.loop import ResumeMismatch
 
-    errors = (DatasetError, CardError, BackendError, ResumeMismatch, ValueError,
-              FileNotFoundError)
-    with one_line_errors(errors, "interrupted: the last finished epoch is saved; run the same "
-                                 "command to resume"):
+    errors = (DatasetError, CardError, BackendError, ResumeMismatch, ValueError, FileNotFoundError)
+    with one_line_errors(
+        errors, "interrupted: the last finished epoch is saved; run the same command to resume"
+    ):
         if a.command == "fit":
             cfg = build_config(a)
             from train.loop import configure_threads, train
 
             configure_threads(a.threads)
             command = "python -m train " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
-            path = train(cfg, restart=a.restart, show_progress=not a.quiet,
-                         stop_after_epochs=a.stop_after)
+            path = train(cfg, restart=a.restart, show_progress=not a.quiet, stop_after_epochs=a.stop_after)
             if path.name != "model.keras":
                 print(f"paused; run the same command again to resume from {path}")
                 return 0
@@ -161,8 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             from train.loop import configure_threads
 
             configure_threads(a.threads)
-            result = evaluate_model(Path(a.model), a.data, a.format, a.threads,
-                                    progress=not a.quiet)
+            result = evaluate_model(Path(a.model), a.data, a.format, a.threads, progress=not a.quiet)
             text = json.dumps(result, indent=2)
             print(text)
             if a.json:

@@ -16,8 +16,9 @@ from train.recipes import Augment
 
 
 def _uniform(seed: tf.Tensor, n: tf.Tensor, lo: float, hi: float, salt: int) -> tf.Tensor:
-    return tf.random.stateless_uniform([n], seed=seed + tf.constant([0, salt * 7919], tf.int64),
-                                       minval=lo, maxval=hi)
+    return tf.random.stateless_uniform(
+        [n], seed=seed + tf.constant([0, salt * 7919], tf.int64), minval=lo, maxval=hi
+    )
 
 
 def augment_batch(images: tf.Tensor, seed: tf.Tensor, cfg: Augment) -> tf.Tensor:
@@ -41,8 +42,13 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, cfg: Augment) -> tf.Tensor
     zeros = tf.zeros_like(a0)
     transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
     out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+        images=images,
+        transforms=transforms,
+        output_shape=tf.shape(images)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+    )
     if cfg.contrast or cfg.brightness:
         c = _uniform(seed, b, 1.0 - cfg.contrast, 1.0 + cfg.contrast, 6)[:, None, None, None]
         br = _uniform(seed, b, -cfg.brightness, cfg.brightness, 7)[:, None, None, None]
@@ -53,8 +59,7 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, cfg: Augment) -> tf.Tensor
     return out
 
 
-def _random_erase(images: tf.Tensor, seed: tf.Tensor, p: float, h: tf.Tensor, w: tf.Tensor
-                  ) -> tf.Tensor:
+def _random_erase(images: tf.Tensor, seed: tf.Tensor, p: float, h: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
     """Blank one rectangle (2-20 % of the area, aspect 0.3-3.3) with probability p."""
     b = tf.shape(images)[0]
     area = _uniform(seed, b, 0.02, 0.2, 8) * h * w
@@ -66,7 +71,11 @@ def _random_erase(images: tf.Tensor, seed: tf.Tensor, p: float, h: tf.Tensor, w:
     on = tf.cast(_uniform(seed, b, 0.0, 1.0, 12) < p, tf.float32)
     ys = tf.range(h)[None, :, None]
     xs = tf.range(w)[None, None, :]
-    inside = ((ys >= y0[:, None, None]) & (ys < (y0 + eh)[:, None, None])
-              & (xs >= x0[:, None, None]) & (xs < (x0 + ew)[:, None, None]))
+    inside = (
+        (ys >= y0[:, None, None])
+        & (ys < (y0 + eh)[:, None, None])
+        & (xs >= x0[:, None, None])
+        & (xs < (x0 + ew)[:, None, None])
+    )
     mask = 1.0 - tf.cast(inside, tf.float32) * on[:, None, None]
     return images * mask[..., None]

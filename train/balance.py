@@ -24,8 +24,7 @@ def recalls(probs: np.ndarray, y: np.ndarray, shift: float) -> tuple[float, floa
     return float((pred[y == 0] == 0).mean()), float((pred[y == 1] == 1).mean())
 
 
-def equal_recall_shift(probs: np.ndarray, y: np.ndarray, span: float = 4.0, steps: int = 1601
-                       ) -> float:
+def equal_recall_shift(probs: np.ndarray, y: np.ndarray, span: float = 4.0, steps: int = 1601) -> float:
     """The logit offset for class 1 that brings the two recalls closest (smallest such offset)."""
     best_gap, best = np.inf, 0.0
     for s in sorted(np.linspace(-span, span, steps), key=abs):
@@ -66,14 +65,17 @@ def balance(model_path: Path) -> dict:
     previous = card.training.get("calibration", {}).get("logit_shift", 0.0)
     card.training["calibration"] = {
         "rule": f"equal {card.labels[0]}/{card.labels[1]} recall on the validation split "
-                "carved from the training data; offset folded into the last bias",
+        "carved from the training data; offset folded into the last bias",
         "logit_shift": round(previous + shift, 4),
         "validation_recall_before": dict(zip(card.labels, np.round(before, 4).tolist())),
         "validation_recall_after": dict(zip(card.labels, np.round(after, 4).tolist())),
         "validation_accuracy_before": round(acc_before, 5),
     }
-    card.metrics["validation"] = {"accuracy": round(acc_after, 5), "loss": round(loss, 5),
-                                  "n": int(len(p.val.y))}
+    card.metrics["validation"] = {
+        "accuracy": round(acc_after, 5),
+        "loss": round(loss, 5),
+        "n": int(len(p.val.y)),
+    }
     card.files[model_path.name] = file_entry(model_path, "keras", "float32")
     write_card(card, card_path_for(model_path))
     return card.training["calibration"]

@@ -18,12 +18,27 @@ SOFT_LABEL_SOURCES = ("ferplus_soft", "fer_ferplus_mix")
 # estimate from how each dataset was cropped; the runtime issue calibrates them
 # by running the detector on training images and records the result in the card.
 DATASET_CROPS: dict[str, CropRule] = {
-    "fer2013": CropRule(scale_x=1.0, scale_y=1.0, shift_y=0.0, square=True,
-                        framing="FER2013: face registered to fill the 48x48 image, little margin"),
-    "utkface": CropRule(scale_x=1.0, scale_y=1.0, shift_y=0.0, square=True,
-                        framing="UTKFace aligned chip: whole face, tight, little background"),
-    "imdb_wiki": CropRule(scale_x=1.8, scale_y=1.8, shift_y=0.0, square=True,
-                          framing="IMDB-WIKI crop: face with about 40 % margin on each side"),
+    "fer2013": CropRule(
+        scale_x=1.0,
+        scale_y=1.0,
+        shift_y=0.0,
+        square=True,
+        framing="FER2013: face registered to fill the 48x48 image, little margin",
+    ),
+    "utkface": CropRule(
+        scale_x=1.0,
+        scale_y=1.0,
+        shift_y=0.0,
+        square=True,
+        framing="UTKFace aligned chip: whole face, tight, little background",
+    ),
+    "imdb_wiki": CropRule(
+        scale_x=1.8,
+        scale_y=1.8,
+        shift_y=0.0,
+        square=True,
+        framing="IMDB-WIKI crop: face with about 40 % margin on each side",
+    ),
     "generic": CropRule(framing="detector box as is"),
 }
 
@@ -71,8 +86,14 @@ class TrainConfig:
     @property
     def input_spec(self) -> InputSpec:
         channels = 1 if self.colour == "gray" else 3
-        return InputSpec(self.height, self.width, channels, self.colour,  # type: ignore[arg-type]
-                         self.normalization, DATASET_CROPS[self.crop])
+        return InputSpec(
+            self.height,
+            self.width,
+            channels,
+            self.colour,  # type: ignore[arg-type]
+            self.normalization,
+            DATASET_CROPS[self.crop],
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -44,10 +44,11 @@ def load_datasets(paths: list[str], task: str, fmt: str = "auto") -> FaceDataset
         labels=np.concatenate([p.labels for p in parts]),
         label_names=first.label_names,
         order=first.order if len({p.order for p in parts}) == 1 else _mixed_order(parts),
-        soft=(np.concatenate([p.soft for p in parts]) if all(p.soft is not None for p in parts)
-              else None),
-        meta={k: np.concatenate([p.meta[k] for p in parts])
-              for k in set.intersection(*(set(p.meta) for p in parts))},
+        soft=(np.concatenate([p.soft for p in parts]) if all(p.soft is not None for p in parts) else None),
+        meta={
+            k: np.concatenate([p.meta[k] for p in parts])
+            for k in set.intersection(*(set(p.meta) for p in parts))
+        },
     )
 
 
@@ -66,8 +67,10 @@ def _unique_sources(paths: list[str]) -> list[str]:
 
 
 def _mixed_order(parts: list[FaceDataset]) -> str:
-    raise DatasetError("cannot mix gray and colour sources in one run; convert them first: "
-                       + ", ".join(f"{p.name}={p.order}" for p in parts))
+    raise DatasetError(
+        "cannot mix gray and colour sources in one run; convert them first: "
+        + ", ".join(f"{p.name}={p.order}" for p in parts)
+    )
 
 
 def select_labels(ds: FaceDataset, source: str) -> FaceDataset:
@@ -93,8 +96,7 @@ def select_labels(ds: FaceDataset, source: str) -> FaceDataset:
     return out
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, val), each class split in the same proportion, reproducible from the seed."""
     rng = np.random.default_rng(seed)
     train_idx, val_idx = [], []
@@ -108,8 +110,9 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int
     return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
 
 
-def to_arrays(ds: FaceDataset, spec: InputSpec, idx: np.ndarray | None = None,
-              smoothing_soft: bool = True) -> Arrays:
+def to_arrays(
+    ds: FaceDataset, spec: InputSpec, idx: np.ndarray | None = None, smoothing_soft: bool = True
+) -> Arrays:
     """Prepare the selected faces through the shared preprocessing path."""
     idx = np.arange(len(ds)) if idx is None else np.asarray(idx)
     images = ds.images[idx] if isinstance(ds.images, np.ndarray) else [ds.images[i] for i in idx]

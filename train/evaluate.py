@@ -58,22 +58,27 @@ def open_forward(model: Path, threads: int = 0) -> tuple[Forward, ModelCard]:
     model = Path(model)
     path = model / "model.keras" if model.is_dir() else model
     if not path.is_file():
-        raise FileNotFoundError(f"model {path} not found; give a run folder, its model.keras or "
-                                f"an exported file ('make train', 'make export')")
+        raise FileNotFoundError(
+            f"model {path} not found; give a run folder, its model.keras or "
+            f"an exported file ('make train', 'make export')"
+        )
     if path.suffix in EXPORTED:
         from runtime.classifier import FaceClassifier
 
         clf = FaceClassifier.open(path, threads=max(1, threads))
         return clf.infer, clf.card
     if path.suffix != ".keras":
-        raise ValueError(f"{path}: not a model; give a run folder, a .keras model or an exported "
-                         f"{' / '.join(EXPORTED)} file")
+        raise ValueError(
+            f"{path}: not a model; give a run folder, a .keras model or an exported "
+            f"{' / '.join(EXPORTED)} file"
+        )
     keras_model, card = load_keras_model(path)
     return keras_model.predict_on_batch, card
 
 
-def predict(forward: Forward, card: ModelCard, ds: FaceDataset, batch: int = 512,
-            progress: bool = False) -> np.ndarray:
+def predict(
+    forward: Forward, card: ModelCard, ds: FaceDataset, batch: int = 512, progress: bool = False
+) -> np.ndarray:
     """Probabilities for every image, preparing it in chunks to bound memory.
 
     ``forward`` is a Keras model's ``predict_on_batch`` or an exported file's engine:
@@ -101,8 +106,9 @@ def predict(forward: Forward, card: ModelCard, ds: FaceDataset, batch: int = 512
 def load_for(card: ModelCard, spec: str, fmt: str = "auto") -> FaceDataset:
     ds = load_dataset(spec, task=card.task, fmt=fmt)
     if ds.label_names != card.labels:
-        raise DatasetError(f"{spec} has labels {ds.label_names}, the model {card.labels}; "
-                           f"pass data of the {card.task} task")
+        raise DatasetError(
+            f"{spec} has labels {ds.label_names}, the model {card.labels}; pass data of the {card.task} task"
+        )
     return ds
 
 
@@ -112,21 +118,20 @@ def metrics_of(card: ModelCard, ds: FaceDataset, probs: np.ndarray) -> dict:
         maj = majority(ds.soft)
         ok = maj >= 0
         if ok.any():
-            metrics["ferplus_majority_accuracy"] = round(
-                float((probs[ok].argmax(1) == maj[ok]).mean()), 4)
+            metrics["ferplus_majority_accuracy"] = round(float((probs[ok].argmax(1) == maj[ok]).mean()), 4)
             metrics["ferplus_n"] = int(ok.sum())
     return metrics
 
 
-def score(forward: Forward, card: ModelCard, spec: str, fmt: str = "auto",
-          progress: bool = False) -> Scored:
+def score(forward: Forward, card: ModelCard, spec: str, fmt: str = "auto", progress: bool = False) -> Scored:
     ds = load_for(card, spec, fmt)
     probs = predict(forward, card, ds, progress=progress)
     return Scored(card, ds, probs, metrics_of(card, ds, probs))
 
 
-def evaluate_model(model_path: Path, specs: list[str], fmt: str = "auto", threads: int = 0,
-                   progress: bool = False) -> dict[str, dict]:
+def evaluate_model(
+    model_path: Path, specs: list[str], fmt: str = "auto", threads: int = 0, progress: bool = False
+) -> dict[str, dict]:
     """Metrics of one model (any format) on each data source, keyed by the source."""
     forward, card = open_forward(model_path, threads)
     return {spec: score(forward, card, spec, fmt, progress).metrics for spec in specs}

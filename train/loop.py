@@ -130,8 +130,7 @@ class Prepared:
 def prepare(cfg: TrainConfig) -> Prepared:
     ds = select_labels(load_datasets(cfg.data, cfg.task, cfg.data_format), cfg.labels)
     if ds.label_names != cfg.label_names:
-        raise ValueError(f"data labels {ds.label_names} do not match the {cfg.task} labels "
-                         f"{cfg.label_names}")
+        raise ValueError(f"data labels {ds.label_names} do not match the {cfg.task} labels {cfg.label_names}")
     if cfg.limit:
         ds = ds.subset(np.arange(min(cfg.limit, len(ds))))
     tr_idx, va_idx = stratified_split(ds.labels, cfg.recipe.val_fraction, cfg.seed)
@@ -171,11 +170,11 @@ def warm_start_source(cfg: TrainConfig) -> tuple[Path, ModelCard]:
     if card.labels != cfg.label_names:
         problems.append(f"labels {card.labels}")
     if t.get("data") != cfg.data or t.get("split", {}).get("validation_rule") != validation_rule(cfg):
-        problems.append("training data or validation split (use the same --data, --seed and "
-                        "recipe val_fraction)")
+        problems.append(
+            "training data or validation split (use the same --data, --seed and recipe val_fraction)"
+        )
     if problems:
-        raise ValueError(f"--init-from {path} cannot be continued here: it differs in "
-                         + "; ".join(problems))
+        raise ValueError(f"--init-from {path} cannot be continued here: it differs in " + "; ".join(problems))
     return path, card
 
 
@@ -196,18 +195,22 @@ def teacher_probabilities(cfg: TrainConfig, x: np.ndarray) -> np.ndarray:
         card = read_card(card_path_for(path))
         verify_file(card, path)
         problems = []
-        if card.input.shape != cfg.input_spec.shape or card.input.colour != cfg.colour \
-                or card.input.normalization != cfg.normalization:
+        if (
+            card.input.shape != cfg.input_spec.shape
+            or card.input.colour != cfg.colour
+            or card.input.normalization != cfg.normalization
+        ):
             problems.append(f"input {card.input.shape} {card.input.colour}")
         if card.labels != cfg.label_names:
             problems.append(f"labels {card.labels}")
         if card.training.get("data") != cfg.data or card.training.get("split", {}).get(
-                "validation_rule") != validation_rule(cfg):
-            problems.append("training data or validation split (same --data, --seed and "
-                            "recipe val_fraction needed)")
+            "validation_rule"
+        ) != validation_rule(cfg):
+            problems.append(
+                "training data or validation split (same --data, --seed and recipe val_fraction needed)"
+            )
         if problems:
-            raise ValueError(f"--teacher {path} cannot teach this run: it differs in "
-                             + "; ".join(problems))
+            raise ValueError(f"--teacher {path} cannot teach this run: it differs in " + "; ".join(problems))
         model = keras.models.load_model(path, safe_mode=True)
         probs.append(model.predict(x, batch_size=256, verbose=0).astype(np.float32))
     return np.mean(probs, axis=0)
@@ -224,8 +227,11 @@ def _epoch_dataset(p: Prepared, cfg: TrainConfig, epoch: int, x_t, t_t, w_t):
 
     def batch(i, idx):
         x = tf.gather(x_t, idx)
-        return augment_batch(x, base + tf.stack([tf.constant(0, tf.int64), i]), aug), \
-            tf.gather(t_t, idx), tf.gather(w_t, idx)
+        return (
+            augment_batch(x, base + tf.stack([tf.constant(0, tf.int64), i]), aug),
+            tf.gather(t_t, idx),
+            tf.gather(w_t, idx),
+        )
 
     ds = tf.data.Dataset.from_tensor_slices(perm).batch(cfg.recipe.batch_size).enumerate()
     return ds.map(batch, num_parallel_calls=1, deterministic=True).prefetch(2)
@@ -246,8 +252,14 @@ def _batch_hooks(cfg: TrainConfig, state: RunState, epoch: int, steps: int, show
     class BatchHooks(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
-            self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.recipe.epochs}",
-                            unit="batch", disable=not show, mininterval=2.0, leave=False)
+            self.bar = tqdm(
+                total=steps,
+                desc=f"epoch {epoch + 1}/{cfg.recipe.epochs}",
+                unit="batch",
+                disable=not show,
+                mininterval=2.0,
+                leave=False,
+            )
             self.lr = 0.0
 
         def on_train_batch_begin(self, batch, logs=None):
@@ -257,8 +269,7 @@ def _batch_hooks(cfg: TrainConfig, state: RunState, epoch: int, steps: int, show
         def on_train_batch_end(self, batch, logs=None):
             self.bar.update(1)
             if logs and batch % 20 == 0:
-                self.bar.set_postfix(loss=f"{logs.get('loss', 0):.3f}",
-                                     acc=f"{logs.get('accuracy', 0):.3f}")
+                self.bar.set_postfix(loss=f"{logs.get('loss', 0):.3f}", acc=f"{logs.get('accuracy', 0):.3f}")
 
         def on_train_end(self, logs=None):
             self.bar.close()
@@ -291,13 +302,15 @@ def _append_log(path: Path, row: dict) -> None:
 
 def _rewrite_log(path: Path, history: list[dict]) -> None:
     """Make log.csv agree with the state after a resume (a kill can land between the two writes)."""
-    text = ",".join(LOG_FIELDS) + "\n" + "".join(
-        ",".join(str(h[k]) for k in LOG_FIELDS) + "\n" for h in history)
+    text = (
+        ",".join(LOG_FIELDS) + "\n" + "".join(",".join(str(h[k]) for k in LOG_FIELDS) + "\n" for h in history)
+    )
     atomic_write_bytes(path, text.encode())
 
 
-def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
-          stop_after_epochs: int | None = None) -> Path:
+def train(
+    cfg: TrainConfig, restart: bool = False, show_progress: bool = True, stop_after_epochs: int | None = None
+) -> Path:
     """Train (or resume) the run in ``cfg.output``; returns the final model path when finished.
 
     ``stop_after_epochs`` ends this call after that many epochs without finishing
@@ -323,8 +336,10 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
         asked = cfg.to_dict()
         diff = sorted(k for k in asked if k not in REPORT_ONLY and saved.get(k) != asked[k])
         if diff:
-            raise ResumeMismatch(f"{out} holds a run with different settings ({', '.join(diff)}); "
-                                 f"use another --output or pass --restart to discard it")
+            raise ResumeMismatch(
+                f"{out} holds a run with different settings ({', '.join(diff)}); "
+                f"use another --output or pass --restart to discard it"
+            )
         state = RunState.load(state_path)
     else:
         state = RunState(lr=cfg.recipe.learning_rate)
@@ -342,8 +357,11 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
     if resuming:
         model = keras.models.load_model(last, safe_mode=True)
         _rewrite_log(out / "log.csv", state.history)
-        print(f"resuming {out} after epoch {state.epochs_done} (best val acc "
-              f"{state.best_val_accuracy:.4f} at epoch {state.best_epoch})", flush=True)
+        print(
+            f"resuming {out} after epoch {state.epochs_done} (best val acc "
+            f"{state.best_val_accuracy:.4f} at epoch {state.best_epoch})",
+            flush=True,
+        )
     else:
         keras.utils.set_random_seed(cfg.seed)
         model = build(cfg.arch, cfg.input_spec.shape, len(cfg.label_names))
@@ -360,14 +378,24 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
         keras.utils.set_random_seed(cfg.seed * 1000 + epoch)  # dropout: same draws after resume
         t0 = time.time()
         hooks = _batch_hooks(cfg, state, epoch, steps, show_progress)
-        hist = model.fit(_epoch_dataset(p, cfg, epoch, x_t, t_t, w_t), epochs=1, verbose=0,
-                         shuffle=False, callbacks=[hooks])
+        hist = model.fit(
+            _epoch_dataset(p, cfg, epoch, x_t, t_t, w_t),
+            epochs=1,
+            verbose=0,
+            shuffle=False,
+            callbacks=[hooks],
+        )
         val_loss, val_acc, _ = evaluate_arrays(model, p.val)
         seconds = time.time() - t0
-        row = {"epoch": epoch + 1, "loss": round(float(hist.history["loss"][-1]), 5),
-               "accuracy": round(float(hist.history["accuracy"][-1]), 5),
-               "val_loss": round(val_loss, 5), "val_accuracy": round(val_acc, 5),
-               "lr": float(f"{hooks.lr:.6g}"), "seconds": round(seconds, 1)}
+        row = {
+            "epoch": epoch + 1,
+            "loss": round(float(hist.history["loss"][-1]), 5),
+            "accuracy": round(float(hist.history["accuracy"][-1]), 5),
+            "val_loss": round(val_loss, 5),
+            "val_accuracy": round(val_acc, 5),
+            "lr": float(f"{hooks.lr:.6g}"),
+            "seconds": round(seconds, 1),
+        }
         state.history.append(row)
         state.epochs_done = epoch + 1
         state.train_seconds += seconds
@@ -386,9 +414,11 @@ def train(cfg: TrainConfig, restart: bool = False, show_progress: bool = True,
         save_model_atomic(model, last)
         _append_log(out / "log.csv", row)
         state.save(state_path)
-        print(f"epoch {epoch + 1}/{r.epochs} loss {row['loss']:.4f} acc {row['accuracy']:.4f} "
-              f"val_loss {val_loss:.4f} val_acc {val_acc:.4f} lr {hooks.lr:.2e} {seconds:.0f}s",
-              flush=True)
+        print(
+            f"epoch {epoch + 1}/{r.epochs} loss {row['loss']:.4f} acc {row['accuracy']:.4f} "
+            f"val_loss {val_loss:.4f} val_acc {val_acc:.4f} lr {hooks.lr:.2e} {seconds:.0f}s",
+            flush=True,
+        )
         if state.stopped_early:
             print(f"early stop: no better validation accuracy for {r.patience} epochs", flush=True)
             break
@@ -415,38 +445,61 @@ def finalize(cfg: TrainConfig, p: Prepared, state: RunState) -> Path:
     path = out / "model.keras"
     save_model_atomic(model, path)
     card = ModelCard(
-        name=cfg.name, task=cfg.task, labels=cfg.label_names, input=cfg.input_spec,
+        name=cfg.name,
+        task=cfg.task,
+        labels=cfg.label_names,
+        input=cfg.input_spec,
         architecture=describe(model, cfg.arch),
         training={
-            "data": cfg.data, "dataset": p.dataset_name, "class_counts": p.counts,
+            "data": cfg.data,
+            "dataset": p.dataset_name,
+            "class_counts": p.counts,
             "labels": cfg.labels,
-            "split": {"train": int(len(p.train.y)), "validation": int(len(p.val.y)),
-                      "validation_rule": validation_rule(cfg),
-                      "selection": "epoch with the best validation accuracy"},
-            "recipe": cfg.recipe.to_dict(), "seed": cfg.seed,
-            "epochs_run": state.epochs_done, "best_epoch": state.best_epoch,
+            "split": {
+                "train": int(len(p.train.y)),
+                "validation": int(len(p.val.y)),
+                "validation_rule": validation_rule(cfg),
+                "selection": "epoch with the best validation accuracy",
+            },
+            "recipe": cfg.recipe.to_dict(),
+            "seed": cfg.seed,
+            "epochs_run": state.epochs_done,
+            "best_epoch": state.best_epoch,
             "stopped_early": state.stopped_early,
             "train_seconds": round(state.train_seconds, 1),
             "keras": keras.__version__,
         },
-        metrics={"validation": {"accuracy": round(val_acc, 5), "loss": round(val_loss, 5),
-                                "n": int(len(p.val.y))}},
+        metrics={
+            "validation": {"accuracy": round(val_acc, 5), "loss": round(val_loss, 5), "n": int(len(p.val.y))}
+        },
     )
     if cfg.init_from:
         src, src_card = warm_start_source(cfg)
         before = src_card.training
         card.training["init_from"] = {
-            "model": str(src), "name": src_card.name, "sha256": src_card.files[src.name].sha256,
-            "epochs_run": before.get("epochs_run"), "train_seconds": before.get("train_seconds"),
-            "validation_accuracy": src_card.metrics.get("validation", {}).get("accuracy")}
+            "model": str(src),
+            "name": src_card.name,
+            "sha256": src_card.files[src.name].sha256,
+            "epochs_run": before.get("epochs_run"),
+            "train_seconds": before.get("train_seconds"),
+            "validation_accuracy": src_card.metrics.get("validation", {}).get("accuracy"),
+        }
         card.training["train_seconds_total"] = round(
-            state.train_seconds + float(before.get("train_seconds") or 0.0), 1)
+            state.train_seconds + float(before.get("train_seconds") or 0.0), 1
+        )
     if cfg.teachers:
         card.training["distillation"] = {
             "weight": cfg.distill_weight,
-            "teachers": [{"model": t, "sha256": file_entry(
-                Path(t) / "model.keras" if Path(t).is_dir() else Path(t), "keras",
-                "float32").sha256} for t in cfg.teachers]}
+            "teachers": [
+                {
+                    "model": t,
+                    "sha256": file_entry(
+                        Path(t) / "model.keras" if Path(t).is_dir() else Path(t), "keras", "float32"
+                    ).sha256,
+                }
+                for t in cfg.teachers
+            ],
+        }
     card.files = {path.name: file_entry(path, "keras", "float32")}
     write_card(card, out / "model.card.json")
     return path

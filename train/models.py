@@ -12,8 +12,7 @@ import keras
 from keras import layers, regularizers
 
 
-def mini_xception(input_shape: tuple[int, int, int], num_classes: int,
-                  l2: float = 0.01) -> keras.Model:
+def mini_xception(input_shape: tuple[int, int, int], num_classes: int, l2: float = 0.01) -> keras.Model:
     """The seed's mini-Xception (Arriaga et al. 2017): 4 depthwise-separable residual modules."""
     reg = regularizers.l2(l2)
     inp = keras.Input(input_shape, name="image")
@@ -25,12 +24,14 @@ def mini_xception(input_shape: tuple[int, int, int], num_classes: int,
     for filters in (16, 32, 64, 128):
         residual = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x)
         residual = layers.BatchNormalization()(residual)
-        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False,
-                                   depthwise_regularizer=reg, pointwise_regularizer=reg)(x)
+        x = layers.SeparableConv2D(
+            filters, 3, padding="same", use_bias=False, depthwise_regularizer=reg, pointwise_regularizer=reg
+        )(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
-        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False,
-                                   depthwise_regularizer=reg, pointwise_regularizer=reg)(x)
+        x = layers.SeparableConv2D(
+            filters, 3, padding="same", use_bias=False, depthwise_regularizer=reg, pointwise_regularizer=reg
+        )(x)
         x = layers.BatchNormalization()(x)
         x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
         x = layers.Add()([x, residual])
@@ -40,9 +41,13 @@ def mini_xception(input_shape: tuple[int, int, int], num_classes: int,
     return keras.Model(inp, out, name="mini_xception")
 
 
-def edge_vgg(input_shape: tuple[int, int, int], num_classes: int,
-             widths: tuple[int, ...] = (32, 64, 128, 256), head: int = 256,
-             dropout: float = 0.5) -> keras.Model:
+def edge_vgg(
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    widths: tuple[int, ...] = (32, 64, 128, 256),
+    head: int = 256,
+    dropout: float = 0.5,
+) -> keras.Model:
     """Plain 3x3 conv stages (2 convs, BN, ReLU, max-pool each), a small dense head.
 
     Dense 3x3 convolutions are what every edge runtime (oneDNN, XNNPACK, ORT's
@@ -130,5 +135,4 @@ def count_macs(model: keras.Model) -> int:
 def describe(model: keras.Model, name: str) -> dict:
     """Architecture facts for the model card: what it costs on the edge."""
     params = int(model.count_params())
-    return {"name": name, "params": params, "macs": count_macs(model),
-            "int8_size_estimate_bytes": params}
+    return {"name": name, "params": params, "macs": count_macs(model), "int8_size_estimate_bytes": params}

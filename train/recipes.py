@@ -39,11 +39,21 @@ class Recipe:
 
 
 EDGE = Recipe(
-    name="edge", batch_size=64, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
-    schedule="cosine", warmup_epochs=2, epochs=40, patience=40, label_smoothing=0.1,
-    class_weight_power=0.3, val_fraction=0.1,
-    augment=Augment(rotation_deg=12, zoom=0.12, shift=0.1, flip=True, brightness=0.15,
-                    contrast=0.25, erase=0.5),
+    name="edge",
+    batch_size=64,
+    optimizer="adamw",
+    learning_rate=2e-3,
+    weight_decay=0.05,
+    schedule="cosine",
+    warmup_epochs=2,
+    epochs=40,
+    patience=40,
+    label_smoothing=0.1,
+    class_weight_power=0.3,
+    val_fraction=0.1,
+    augment=Augment(
+        rotation_deg=12, zoom=0.12, shift=0.1, flip=True, brightness=0.15, contrast=0.25, erase=0.5
+    ),
 )
 
 RECIPES: dict[str, Recipe] = {
@@ -51,8 +61,14 @@ RECIPES: dict[str, Recipe] = {
     # Nadam 1e-3, batch 64, plateau LR drops, early stopping on validation loss,
     # ImageDataGenerator(rotation 10, shifts 0.1, zoom 0.1, horizontal flip).
     "seed": Recipe(
-        name="seed", batch_size=64, optimizer="nadam", learning_rate=1e-3, schedule="plateau",
-        epochs=100, patience=50, val_fraction=0.2,
+        name="seed",
+        batch_size=64,
+        optimizer="nadam",
+        learning_rate=1e-3,
+        schedule="plateau",
+        epochs=100,
+        patience=50,
+        val_fraction=0.2,
         augment=Augment(rotation_deg=10, zoom=0.1, shift=0.1, flip=True),
     ),
     # Ours: AdamW with warm-up and cosine decay (no plateau guessing, resumable from the
@@ -62,12 +78,17 @@ RECIPES: dict[str, Recipe] = {
     # A second, shorter cosine cycle from a trained model (a warm restart, as in SGDR):
     # same regularisation, a third of the peak rate, so the run leaves the first cycle's
     # minimum without forgetting it. Used with --init-from.
-    "restart": replace(EDGE, name="restart", learning_rate=6e-4, warmup_epochs=1, epochs=20,
-                       patience=20),
+    "restart": replace(EDGE, name="restart", learning_rate=6e-4, warmup_epochs=1, epochs=20, patience=20),
     # A few epochs on a few hundred images: the test suite's end-to-end run.
     "smoke": Recipe(
-        name="smoke", batch_size=16, optimizer="adamw", learning_rate=3e-3, schedule="cosine",
-        epochs=3, patience=3, val_fraction=0.25,
+        name="smoke",
+        batch_size=16,
+        optimizer="adamw",
+        learning_rate=3e-3,
+        schedule="cosine",
+        epochs=3,
+        patience=3,
+        val_fraction=0.25,
         augment=Augment(rotation_deg=10, zoom=0.1, shift=0.1, flip=True, erase=0.5),
     ),
 }

@@ -62,8 +62,15 @@ def plot_confusion(cm: np.ndarray, labels: list[str], title: str, out: Path) -> 
     ax.set_ylabel("true")
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{norm[i, j]:.2f}\n({cm[i, j]})", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{norm[i, j]:.2f}\n({cm[i, j]})",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
@@ -127,8 +134,9 @@ def plot_grad_cam(model, s: Scored, out: Path, per_class: int = 4, seed: int = 0
     for c in range(len(labels)):
         idx = np.flatnonzero(s.data.labels == c)
         picks.append(rng.choice(idx, size=min(per_class, len(idx)), replace=False))
-    fig, axes = plt.subplots(len(labels), per_class, figsize=(1.9 * per_class, 2.0 * len(labels)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(labels), per_class, figsize=(1.9 * per_class, 2.0 * len(labels)), squeeze=False
+    )
     for c, idx in enumerate(picks):
         if len(idx):
             x = np.stack([prepare_crop(s.data.images[i], s.card.input, s.data.order) for i in idx])
@@ -140,8 +148,11 @@ def plot_grad_cam(model, s: Scored, out: Path, per_class: int = 4, seed: int = 0
             if k >= len(idx):
                 continue
             face = np.asarray(s.data.images[idx[k]])
-            face = face if face.ndim == 3 and face.shape[2] == 3 else np.repeat(
-                face.reshape(face.shape[0], face.shape[1], 1), 3, axis=2)
+            face = (
+                face
+                if face.ndim == 3 and face.shape[2] == 3
+                else np.repeat(face.reshape(face.shape[0], face.shape[1], 1), 3, axis=2)
+            )
             heat = cv2.resize(cams[k], (face.shape[1], face.shape[0]))
             color = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[:, :, ::-1]
             ax.imshow((0.55 * face + 0.45 * color).astype(np.uint8))
@@ -156,15 +167,23 @@ def plot_grad_cam(model, s: Scored, out: Path, per_class: int = 4, seed: int = 0
 def per_class_markdown(metrics: dict) -> str:
     lines = ["| class | precision | recall | F1 | support |", "| --- | ---: | ---: | ---: | ---: |"]
     for r in metrics["per_class"]:
-        lines.append(f"| {r['class']} | {r['precision']:.3f} | {r['recall']:.3f} | "
-                     f"{r['f1']:.3f} | {r['support']} |")
+        lines.append(
+            f"| {r['class']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |"
+        )
     return "\n".join(lines)
 
 
 def summary(metrics: dict) -> dict:
     """The figures that go into the card (the full tables stay in the report)."""
-    keep = ("n", "accuracy", "balanced_accuracy", "accuracy_by_class", "woman_man_gap",
-            "ferplus_majority_accuracy", "ferplus_n")
+    keep = (
+        "n",
+        "accuracy",
+        "balanced_accuracy",
+        "accuracy_by_class",
+        "woman_man_gap",
+        "ferplus_majority_accuracy",
+        "ferplus_n",
+    )
     out = {k: metrics[k] for k in keep if k in metrics}
     if "by_age" in metrics:
         out["by_age"] = metrics["by_age"]
@@ -182,20 +201,29 @@ def report(model_path: Path, eval_specs: list[str], fmt: str = "auto") -> dict:
     if card.training.get("command"):
         md += ["Reproduce:", "", f"    {card.training['command']}", ""]
     arch = card.architecture
-    md += [f"Architecture `{arch.get('name')}`: {arch.get('params', 0):,} parameters, "
-           f"{arch.get('macs', 0) / 1e6:.1f} M multiply-adds per face, input "
-           f"{card.input.height}x{card.input.width} {card.input.colour}.", ""]
+    md += [
+        f"Architecture `{arch.get('name')}`: {arch.get('params', 0):,} parameters, "
+        f"{arch.get('macs', 0) / 1e6:.1f} M multiply-adds per face, input "
+        f"{card.input.height}x{card.input.width} {card.input.colour}.",
+        "",
+    ]
     t = card.training
     if t:
-        md += [f"Trained {t.get('epochs_run')} epochs (best epoch {t.get('best_epoch')}, selected "
-               f"on the validation split carved from training data), "
-               f"{t.get('train_seconds', 0) / 60:.0f} min on this machine.", ""]
+        md += [
+            f"Trained {t.get('epochs_run')} epochs (best epoch {t.get('best_epoch')}, selected "
+            f"on the validation split carved from training data), "
+            f"{t.get('train_seconds', 0) / 60:.0f} min on this machine.",
+            "",
+        ]
         if t.get("init_from"):
             src = t["init_from"]
-            md += [f"A warm restart: it started from `{src['model']}` ({src['name']}, "
-                   f"{src['epochs_run']} epochs, {src['train_seconds'] / 60:.0f} min, validation "
-                   f"accuracy {src['validation_accuracy']}), on the same validation split; "
-                   f"{t.get('train_seconds_total', 0) / 60:.0f} min of training in all.", ""]
+            md += [
+                f"A warm restart: it started from `{src['model']}` ({src['name']}, "
+                f"{src['epochs_run']} epochs, {src['train_seconds'] / 60:.0f} min, validation "
+                f"accuracy {src['validation_accuracy']}), on the same validation split; "
+                f"{t.get('train_seconds_total', 0) / 60:.0f} min of training in all.",
+                "",
+            ]
     if (run / "log.csv").exists():
         plot_curves(run / "log.csv", figures / "curves.png")
         md += ["![learning curves](report/curves.png)", ""]
@@ -205,21 +233,35 @@ def report(model_path: Path, eval_specs: list[str], fmt: str = "auto") -> dict:
         name = split_name(spec)
         all_metrics[name] = s.metrics
         card.metrics[name] = summary(s.metrics)
-        plot_confusion(np.array(s.metrics["confusion"]), card.labels,
-                       f"{card.name} on {name} (acc {s.metrics['accuracy']:.3f})",
-                       figures / f"confusion_{name}.png")
+        plot_confusion(
+            np.array(s.metrics["confusion"]),
+            card.labels,
+            f"{card.name} on {name} (acc {s.metrics['accuracy']:.3f})",
+            figures / f"confusion_{name}.png",
+        )
         plot_grad_cam(model, s, figures / f"gradcam_{name}.png")
         md += [f"## {name}: accuracy {s.metrics['accuracy']:.4f} (n = {s.metrics['n']})", ""]
         for k in ("balanced_accuracy", "ferplus_majority_accuracy", "woman_man_gap"):
             if k in s.metrics:
                 md.append(f"- {k.replace('_', ' ')}: {s.metrics[k]:.4f}")
         for band, v in s.metrics.get("by_age", {}).items():
-            md.append(f"- age {band.replace('_', ' ')}: {v['accuracy']:.4f} (n = {v['n']}); "
-                      + ", ".join(f"{k.removeprefix('accuracy_')} {x:.4f}"
-                                  for k, x in v.items() if k.startswith("accuracy_")))
-        md += ["", per_class_markdown(s.metrics), "",
-               f"![confusion matrix](report/confusion_{name}.png)", "",
-               f"![Grad-CAM](report/gradcam_{name}.png)", ""]
+            md.append(
+                f"- age {band.replace('_', ' ')}: {v['accuracy']:.4f} (n = {v['n']}); "
+                + ", ".join(
+                    f"{k.removeprefix('accuracy_')} {x:.4f}"
+                    for k, x in v.items()
+                    if k.startswith("accuracy_")
+                )
+            )
+        md += [
+            "",
+            per_class_markdown(s.metrics),
+            "",
+            f"![confusion matrix](report/confusion_{name}.png)",
+            "",
+            f"![Grad-CAM](report/gradcam_{name}.png)",
+            "",
+        ]
     atomic_write_bytes(figures / "metrics.json", (json.dumps(all_metrics, indent=2) + "\n").encode())
     atomic_write_bytes(run / "report.md", ("\n".join(md) + "\n").encode())
     card.files[model_path.name] = file_entry(model_path, "keras", "float32")
@@ -237,16 +279,20 @@ def record_command(model_path: Path, command: str) -> None:
 
 def results_markdown(card_paths: list[Path]) -> str:
     """One table row per shipped model, straight from the cards (no figure typed by hand)."""
-    lines = ["| model | task | input | params | M MACs | epochs (best) | train time | "
-             "split | n | accuracy | other |",
-             "| --- | --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |"]
+    lines = [
+        "| model | task | input | params | M MACs | epochs (best) | train time | "
+        "split | n | accuracy | other |",
+        "| --- | --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |",
+    ]
     for path in card_paths:
         card = read_card(Path(path))
         t, a = card.training, card.architecture
-        head = (f"| {card.name} | {card.task} | {card.input.height}x{card.input.width} "
-                f"{card.input.colour} | {a.get('params', 0):,} | {a.get('macs', 0) / 1e6:.0f} | "
-                f"{t.get('epochs_run')} ({t.get('best_epoch')}) | "
-                f"{t.get('train_seconds', 0) / 60:.0f} min")
+        head = (
+            f"| {card.name} | {card.task} | {card.input.height}x{card.input.width} "
+            f"{card.input.colour} | {a.get('params', 0):,} | {a.get('macs', 0) / 1e6:.0f} | "
+            f"{t.get('epochs_run')} ({t.get('best_epoch')}) | "
+            f"{t.get('train_seconds', 0) / 60:.0f} min"
+        )
         for split, m in card.metrics.items():
             other = []
             if "accuracy_by_class" in m:
@@ -257,6 +303,5 @@ def results_markdown(card_paths: list[Path]) -> str:
                 other.append(f"FER+ majority {m['ferplus_majority_accuracy']:.4f}")
             if "balanced_accuracy" in m:
                 other.append(f"balanced {m['balanced_accuracy']:.4f}")
-            lines.append(f"{head} | {split} | {m.get('n', '')} | {m['accuracy']:.4f} | "
-                         f"{'; '.join(other)} |")
+            lines.append(f"{head} | {split} | {m.get('n', '')} | {m['accuracy']:.4f} | {'; '.join(other)} |")
     return "\n".join(lines)

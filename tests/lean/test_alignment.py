@@ -24,8 +24,9 @@ def test_eye_roll_sign():
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = (cv2.cvtColor(cv2.resize(x, (64, 64)), cv2.COLOR_BGR2GRAY).astype(np.float32).ravel()
-            for x in (a, b))
+    a, b = (
+        cv2.cvtColor(cv2.resize(x, (64, 64)), cv2.COLOR_BGR2GRAY).astype(np.float32).ravel() for x in (a, b)
+    )
     a, b = a - a.mean(), b - b.mean()
     return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
 
@@ -53,5 +54,4 @@ def test_no_roll_is_the_plain_crop():
     from runtime.preprocess import Box, crop, expand_box
 
     box = Box(170, 60, 120, 130)
-    assert np.array_equal(upright_crop(portrait, box, RULE, 0.0),
-                          crop(portrait, expand_box(box, RULE)))
+    assert np.array_equal(upright_crop(portrait, box, RULE, 0.0), crop(portrait, expand_box(box, RULE)))

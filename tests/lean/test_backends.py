@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from runtime.backends import BackendError, Quantization, open_classifier
 
 
-@given(st.floats(1e-3, 0.1), st.integers(-128, 127),
-       st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=50))
+@given(st.floats(1e-3, 0.1), st.integers(-128, 127), st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=50))
 def test_int8_round_trip_is_within_half_a_step_inside_the_range(scale, zero, values):
     q = Quantization("int8", scale, zero)
     x = np.array(values, np.float32)

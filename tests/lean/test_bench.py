@@ -22,9 +22,22 @@ def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
     from benchmarks.__main__ import COMMITTED, QUICK
 
     committed = {p.name: p.read_bytes() for p in COMMITTED.parent.glob("bench.*")}
-    r = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--threads", "1,2",
-                        "--reference", str(tmp_path / "no_anchors")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--threads",
+            "1,2",
+            "--reference",
+            str(tmp_path / "no_anchors"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     assert {p.name: p.read_bytes() for p in COMMITTED.parent.glob("bench.*")} == committed
     out = tmp_path / "bench.json"
@@ -33,8 +46,15 @@ def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
     res = json.loads(out.read_text())
     assert res["schema"] == 1 and res["machine"]["cores"] >= 1 and res["machine"]["libraries"]
     settings = [row["setting"] for row in res["speed"]]
-    assert settings[0] == {"backend": "onnx", "precision": "int8", "threads": 1, "faces": 1,
-                           "resolution": "640x480", "detector": "short", "classify_every": 1}
+    assert settings[0] == {
+        "backend": "onnx",
+        "precision": "int8",
+        "threads": 1,
+        "faces": 1,
+        "resolution": "640x480",
+        "detector": "short",
+        "classify_every": 1,
+    }
     assert {"threads": 2}.items() <= settings[1].items()
     assert any(s["faces"] == 4 for s in settings)
     for row in res["speed"]:
@@ -43,7 +63,8 @@ def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
             t = row["stages"][stage]
             assert 0 <= t["p50_ms"] <= t["p95_ms"] <= t["p99_ms"]
         assert row["pipeline_over_detector"] == pytest.approx(
-            row["frame"]["mean_ms"] / row["detector_alone"]["mean_ms"], rel=0.01)
+            row["frame"]["mean_ms"] / row["detector_alone"]["mean_ms"], rel=0.01
+        )
     base = res["speed"][0]
     assert base["faces_per_frame"] == 1.0  # the demo face, found in every frame
     four = next(row for row in res["speed"] if row["setting"]["faces"] == 4)

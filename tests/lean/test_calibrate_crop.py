@@ -29,8 +29,9 @@ def test_known_framing_is_measured_back():
         b = face.box
         jx, jy = rng.integers(-3, 4, 2)
         frame = expand_box(Box(b.x + jx, b.y + jy, b.w, b.h), truth)
-        images.append(cv2.resize(crop(portrait, frame), (64, 64), interpolation=cv2.INTER_AREA)
-                      [:, :, ::-1])  # stored as RGB, like the gender data
+        images.append(
+            cv2.resize(crop(portrait, frame), (64, 64), interpolation=cv2.INTER_AREA)[:, :, ::-1]
+        )  # stored as RGB, like the gender data
     spec = InputSpec(64, 64, 3, "rgb", Normalization.minus_one_to_one(), CropRule(framing="chips"))
     card = ModelCard(name="t", task="gender", labels=["woman", "man"], input=spec)
     rule, stats = calibrate(card, np.stack(images), "rgb", size=30)

@@ -18,11 +18,21 @@ from runtime.preprocess import CropRule, InputSpec, Normalization
 
 
 def make_card() -> ModelCard:
-    spec = InputSpec(48, 48, 1, "gray", Normalization.minus_one_to_one(),
-                     CropRule(scale_x=1.1, scale_y=1.2, framing="test"))
-    return ModelCard(name="m", task="emotion",
-                     labels=["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"],
-                     input=spec, metrics={"val": {"accuracy": 0.5}})
+    spec = InputSpec(
+        48,
+        48,
+        1,
+        "gray",
+        Normalization.minus_one_to_one(),
+        CropRule(scale_x=1.1, scale_y=1.2, framing="test"),
+    )
+    return ModelCard(
+        name="m",
+        task="emotion",
+        labels=["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"],
+        input=spec,
+        metrics={"val": {"accuracy": 0.5}},
+    )
 
 
 def test_roundtrip(tmp_path):
@@ -50,13 +60,16 @@ def test_checksum_mismatch_is_refused(tmp_path):
         verify_file(card, model)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.update(colour_space="x"), "unknown card key"),
-    (lambda d: d.pop("labels"), "lacks required key"),
-    (lambda d: d.update(task="age"), "unknown task"),
-    (lambda d: d["input"].pop("height"), "malformed"),
-    (lambda d: d.update(card_version=99), "newer"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.update(colour_space="x"), "unknown card key"),
+        (lambda d: d.pop("labels"), "lacks required key"),
+        (lambda d: d.update(task="age"), "unknown task"),
+        (lambda d: d["input"].pop("height"), "malformed"),
+        (lambda d: d.update(card_version=99), "newer"),
+    ],
+)
 def test_bad_cards_are_refused_with_a_message(tmp_path, mutate, message):
     d = make_card().to_dict()
     mutate(d)
@@ -89,8 +102,9 @@ def test_the_repository_carries_only_finished_models():
     root = Path(__file__).resolve().parents[2]
     if shutil.which("git") is None or not (root / ".git").exists():
         pytest.skip("needs the git checkout")
-    files = subprocess.run(["git", "ls-files", "trained_models"], cwd=root, capture_output=True,
-                           text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "trained_models"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split()
     folders = {Path(f).parts[1] for f in files if len(Path(f).parts) > 2}
     assert folders, "no model is committed"
     for folder in folders:

@@ -22,7 +22,6 @@ def test_gender_reports_each_class_and_age_bands():
     m = classification_metrics(y, np.eye(2)[pred], ["woman", "man"], {"age": age})
     assert m["accuracy_by_class"] == {"woman": round(2 / 3, 4), "man": round(2 / 3, 4)}
     assert m["woman_man_gap"] == 0.0
-    assert m["by_age"]["under_13"] == {"n": 2, "accuracy": 0.5, "accuracy_woman": 1.0,
-                                       "accuracy_man": 0.0}
+    assert m["by_age"]["under_13"] == {"n": 2, "accuracy": 0.5, "accuracy_woman": 1.0, "accuracy_man": 0.0}
     assert m["by_age"]["13_17"]["accuracy"] == 1.0
     assert m["by_age"]["adults_18_plus"]["n"] == 3

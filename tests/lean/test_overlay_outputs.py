@@ -22,15 +22,26 @@ LINES = ["#1", "happy 90%", "woman 80%"]
 
 def happy_face(box: Box) -> FaceResult:
     probs = np.eye(7, dtype=np.float32)[3]
-    return FaceResult(1, box, 0.9, {"emotion": Prediction(EMOTIONS, probs, probs),
-                                    "gender": Prediction(["woman", "man"],
-                                                         np.array([0.8, 0.2]), None)})
+    return FaceResult(
+        1,
+        box,
+        0.9,
+        {
+            "emotion": Prediction(EMOTIONS, probs, probs),
+            "gender": Prediction(["woman", "man"], np.array([0.8, 0.2]), None),
+        },
+    )
 
 
-@pytest.mark.parametrize("box", [Box(100, 60, 80, 80),    # room below
-                                 Box(100, 160, 80, 80),   # touches the bottom edge
-                                 Box(100, 0, 80, 240),    # fills the frame's height
-                                 Box(300, 200, 81, 40)])  # bottom-right corner
+@pytest.mark.parametrize(
+    "box",
+    [
+        Box(100, 60, 80, 80),  # room below
+        Box(100, 160, 80, 80),  # touches the bottom edge
+        Box(100, 0, 80, 240),  # fills the frame's height
+        Box(300, 200, 81, 40),
+    ],
+)  # bottom-right corner
 def test_every_label_lands_inside_the_frame(box):
     img = np.zeros((240, 381, 3), np.uint8)
     tops = _label_tops(img, LINES, box.y, box.y + box.h)
@@ -48,8 +59,8 @@ def test_a_face_at_the_bottom_edge_still_shows_its_labels():
     draw(img, FrameResult(0, 0.0, [happy_face(box)], fps=12.0))
     colour = np.array(EMOTION_COLOURS["happy"], np.uint8)
     tag = np.all(img == colour, axis=2)
-    tag[box.y - 1:, box.x - 1:box.x + box.w + 2] = False  # the box outline itself
-    assert tag[:box.y].sum() > 300  # the filled tags, drawn above the box
+    tag[box.y - 1 :, box.x - 1 : box.x + box.w + 2] = False  # the box outline itself
+    assert tag[: box.y].sum() > 300  # the filled tags, drawn above the box
 
 
 def test_stills_and_unmeasured_frames_show_no_frame_rate():
@@ -61,8 +72,13 @@ def test_stills_and_unmeasured_frames_show_no_frame_rate():
 
 
 def run_runtime(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runtime", "--no-show", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "runtime", "--no-show", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -103,13 +119,15 @@ def test_a_folder_source_writes_each_annotated_image_into_an_output_folder(odd_s
     assert (tmp_path / "annotated" / "b.png").read_bytes().startswith(b"\x89PNG")
 
 
-@pytest.mark.parametrize("source, output, message", [
-    ("folder", "one.png", "is one image but the source is 2 images"),
-    ("demo", "frames", "is a folder but the source is a video"),
-    ("demo", "out.gif", "unknown kind of file '.gif'"),
-])
-def test_an_output_that_does_not_fit_the_source_is_one_line(odd_still, tmp_path, source, output,
-                                                            message):
+@pytest.mark.parametrize(
+    "source, output, message",
+    [
+        ("folder", "one.png", "is one image but the source is 2 images"),
+        ("demo", "frames", "is a folder but the source is a video"),
+        ("demo", "out.gif", "unknown kind of file '.gif'"),
+    ],
+)
+def test_an_output_that_does_not_fit_the_source_is_one_line(odd_still, tmp_path, source, output, message):
     if source == "folder":
         source = str(tmp_path / "in")
         Path(source).mkdir()

@@ -42,7 +42,9 @@ def test_runs_the_runtime_over_a_labelled_folder(tmp_path):
     assert main(["--data", str(tmp_path), "--pad", "20", "--output", str(out)]) == 0
     result = json.loads(out.with_suffix(".json").read_text())
     s = result["scores"]
-    assert result["task"] == "gender" and s["n"] == 3 and s["detection_rate"] == pytest.approx(2 / 3, abs=1e-3)
+    assert (
+        result["task"] == "gender" and s["n"] == 3 and s["detection_rate"] == pytest.approx(2 / 3, abs=1e-3)
+    )
     predicted = [r["predicted"] for r in result["per_image"]]
     assert predicted[2] == NO_FACE and predicted[0] == predicted[1] == "woman"
     assert s["accuracy"] == pytest.approx(1 / 3, abs=1e-3)  # a right, b labelled man, c no face

@@ -106,19 +106,32 @@ def test_input_spec_roundtrip_and_validation():
 
 @settings(max_examples=150, deadline=None)
 @given(
-    h=st.integers(1, 64), w=st.integers(1, 64), channels=st.sampled_from([0, 1, 3, 4]),
+    h=st.integers(1, 64),
+    w=st.integers(1, 64),
+    channels=st.sampled_from([0, 1, 3, 4]),
     dtype=st.sampled_from([np.uint8, np.uint16, np.float32]),
-    bx=st.integers(-200, 200), by=st.integers(-200, 200),
-    bw=st.integers(0, 300), bh=st.integers(0, 300),
-    scale=st.floats(0.1, 4.0), shift=st.floats(-1.0, 1.0), colour=st.sampled_from(["gray", "rgb"]),
+    bx=st.integers(-200, 200),
+    by=st.integers(-200, 200),
+    bw=st.integers(0, 300),
+    bh=st.integers(0, 300),
+    scale=st.floats(0.1, 4.0),
+    shift=st.floats(-1.0, 1.0),
+    colour=st.sampled_from(["gray", "rgb"]),
 )
-def test_prepare_face_never_crashes_and_never_leaves_bounds(h, w, channels, dtype, bx, by, bw, bh,
-                                                            scale, shift, colour):
+def test_prepare_face_never_crashes_and_never_leaves_bounds(
+    h, w, channels, dtype, bx, by, bw, bh, scale, shift, colour
+):
     shape = (h, w) if channels == 0 else (h, w, channels)
     frame = (np.random.default_rng(0).random(shape) * 255).astype(dtype)
     order = {0: "gray", 1: "gray", 3: "bgr", 4: "bgra"}[channels]
-    spec = InputSpec(16, 16, 1 if colour == "gray" else 3, colour, Normalization(1 / 255, 0),
-                     CropRule(scale_x=scale, scale_y=scale, shift_y=shift))
+    spec = InputSpec(
+        16,
+        16,
+        1 if colour == "gray" else 3,
+        colour,
+        Normalization(1 / 255, 0),
+        CropRule(scale_x=scale, scale_y=scale, shift_y=shift),
+    )
     x = prepare_face(frame, Box(bx, by, bw, bh), spec, order)
     assert x.shape == spec.shape and x.dtype == np.float32
     assert np.isfinite(x).all() and x.min() >= 0.0 and x.max() <= 1.0

@@ -23,8 +23,7 @@ def test_readme_loading_snippets_classify_a_face(tmp_path):
     cv2.imwrite(str(face), portrait[50:210, 160:320])  # the astronaut's (smiling) face
     code = (blocks[0] + blocks[1]).replace('"face.jpg"', repr(str(face)))
     code += "\nprint('LABEL', card['labels'][int(probs.argmax())], round(float(probs.sum()), 2))\n"
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     label, total = r.stdout.split("LABEL ")[-1].split()
     assert label == "happy" and abs(float(total) - 1) < 0.05

@@ -25,8 +25,14 @@ ASTRONAUT = ROOT / "runtime" / "assets" / "astronaut.png"
 
 
 def run_runtime(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runtime", "--no-show", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "runtime", "--no-show", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
+    )
 
 
 def records(path: Path) -> list[dict]:
@@ -121,13 +127,29 @@ def test_lost_camera_is_retried_with_backoff_then_ends_cleanly(monkeypatch):
     assert "did not come back after 3 attempts" in src.note
 
 
-@pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated"),
-                                             (signal.SIGINT, 130, "interrupted")])
+@pytest.mark.parametrize(
+    "sig, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
 def test_signals_stop_the_run_with_outputs_closed_and_summary(tmp_path, sig, code, word):
     out_json, out_video = tmp_path / "run.jsonl", tmp_path / "run.mp4"
-    proc = subprocess.Popen([sys.executable, "-m", "runtime", "--no-show", "--source", "demo",
-                             "--json", str(out_json), "--output", str(out_video)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runtime",
+            "--no-show",
+            "--source",
+            "demo",
+            "--json",
+            str(out_json),
+            "--output",
+            str(out_video),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 60
     while time.time() < deadline and (not out_json.exists() or out_json.stat().st_size < 2000):
         time.sleep(0.05)
@@ -143,8 +165,9 @@ def test_signals_stop_the_run_with_outputs_closed_and_summary(tmp_path, sig, cod
 
 
 def test_unwritable_outputs_are_refused_before_work(tmp_path):
-    assert_one_line_error(run_runtime("--source", "demo", "--output",
-                                      str(tmp_path / "missing" / "x.mp4")), "does not exist")
+    assert_one_line_error(
+        run_runtime("--source", "demo", "--output", str(tmp_path / "missing" / "x.mp4")), "does not exist"
+    )
     if Path("/dev/full").exists():  # a full disk
         assert_one_line_error(run_runtime("--source", "demo", "--json", "/dev/full"), "disk full")
 
@@ -157,12 +180,17 @@ def test_model_whose_input_does_not_match_its_card_is_refused(tmp_path):
     card = json.loads(card_path.read_text())
     card["input"]["height"] = card["input"]["width"] = 40
     card_path.write_text(json.dumps(card))
-    assert_one_line_error(run_runtime("--source", str(ASTRONAUT), "--tasks", "gender",
-                                      "--gender-model", str(folder)), "but its card says")
-    card_path.write_text('{"name": "x", "task": "gender", "labels": ["woman", "man"], '
-                         '"input": {}, "colour_space": "srgb"}')
-    assert_one_line_error(run_runtime("--source", str(ASTRONAUT), "--tasks", "gender",
-                                      "--gender-model", str(folder)), "unknown card key")
+    assert_one_line_error(
+        run_runtime("--source", str(ASTRONAUT), "--tasks", "gender", "--gender-model", str(folder)),
+        "but its card says",
+    )
+    card_path.write_text(
+        '{"name": "x", "task": "gender", "labels": ["woman", "man"], "input": {}, "colour_space": "srgb"}'
+    )
+    assert_one_line_error(
+        run_runtime("--source", str(ASTRONAUT), "--tasks", "gender", "--gender-model", str(folder)),
+        "unknown card key",
+    )
 
 
 def test_unknown_flag_values_are_one_line():
@@ -175,18 +203,51 @@ def test_runtime_needs_no_network(tmp_path):
     if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"]).returncode:
         pytest.skip("cannot create a network namespace here")
     out = tmp_path / "offline.jsonl"
-    r = subprocess.run(["unshare", "-n", sys.executable, "-m", "runtime", "--no-show", "--source",
-                        "demo", "--max-frames", "20", "--json", str(out)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            "unshare",
+            "-n",
+            sys.executable,
+            "-m",
+            "runtime",
+            "--no-show",
+            "--source",
+            "demo",
+            "--max-frames",
+            "20",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert len(records(out)) == 20
 
 
 def test_short_soak_keeps_memory_and_descriptors_flat(tmp_path):
     out = tmp_path / "soak.json"
-    r = subprocess.run([sys.executable, "-m", "benchmarks.soak", "--frames", "2000", "--warmup",
-                        "300", "--window", "250", "--json", str(out)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.soak",
+            "--frames",
+            "2000",
+            "--warmup",
+            "300",
+            "--window",
+            "250",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     assert res["json_lines"] == 2000
@@ -221,8 +282,7 @@ def test_absent_camera_and_dead_stream_are_one_line():
         server.bind(("127.0.0.1", 0))
         server.listen(4)
         held = []
-        threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(4)],
-                         daemon=True).start()
+        threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(4)], daemon=True).start()
         t0 = time.monotonic()
         r = run_runtime("--source", f"rtsp://127.0.0.1:{server.getsockname()[1]}/silent")
         assert_one_line_error(r, "no answer within the timeout")

@@ -29,8 +29,13 @@ FACE = Box(170, 60, 120, 130)  # where the astronaut's face is in the 512x512 po
 
 
 def run_runtime(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runtime", "--no-show", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "runtime", "--no-show", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def records(path: Path) -> list[dict]:
@@ -112,8 +117,13 @@ def test_each_image_of_a_folder_is_its_own_analysis(portrait, tmp_path):
     folder.mkdir()
     dark = cv2.convertScaleAbs(portrait, alpha=0.55, beta=0)
     smiling_less = cv2.GaussianBlur(portrait, (0, 0), 2.5)
-    images = {"1.png": portrait, "2.png": dark, "3.png": smiling_less, "4.png": portrait,
-              "5.png": np.full_like(portrait, 90)}  # no face at all
+    images = {
+        "1.png": portrait,
+        "2.png": dark,
+        "3.png": smiling_less,
+        "4.png": portrait,
+        "5.png": np.full_like(portrait, 90),
+    }  # no face at all
     for name, image in images.items():
         cv2.imwrite(str(folder / name), image)
     out, table = tmp_path / "folder.jsonl", tmp_path / "rows.csv"
@@ -163,14 +173,13 @@ def test_group_photo_small_faces_are_found_by_tiling(portrait, tmp_path):
     canvas = np.full((1200, 1600, 3), 120, np.uint8)
     spots = [(100 + 400 * c + 60 * (r % 2), 150 + 330 * r) for r in range(3) for c in range(4)]
     for x, y in spots:
-        canvas[y:y + 90, x:x + 90] = face
+        canvas[y : y + 90, x : x + 90] = face
     path = tmp_path / "group.png"
     cv2.imwrite(str(path), canvas)
     counts = {}
     for tile in ("off", "on"):
         out = tmp_path / f"group_{tile}.jsonl"
-        r = run_runtime("--source", str(path), "--tile", tile, "--tasks", "emotion", "--json",
-                        str(out))
+        r = run_runtime("--source", str(path), "--tile", tile, "--tasks", "emotion", "--json", str(out))
         assert r.returncode == 0, r.stderr
         counts[tile] = records(out) if out.stat().st_size else []
     found = counts["on"]
@@ -229,34 +238,41 @@ def test_errors_are_one_line_and_outputs_stay_complete(portrait, tmp_path):
     data = bytearray(onnx.read_bytes())
     data[-10] ^= 0xFF
     onnx.write_bytes(bytes(data))
-    one_line_error(run_runtime("--source", str(folder / "a.png"), "--tasks", "gender",
-                               "--gender-model", str(models / "gender")), "does not match its card")
+    one_line_error(
+        run_runtime(
+            "--source", str(folder / "a.png"), "--tasks", "gender", "--gender-model", str(models / "gender")
+        ),
+        "does not match its card",
+    )
 
     shutil.copy(gender / "model.int8.onnx", onnx)
     card_path = models / "gender" / "model.int8.onnx.card.json"
     card = json.loads(card_path.read_text())
     card["labels"] = ["man", "woman"]  # swapped: the file's own card says otherwise
     card_path.write_text(json.dumps(card))
-    one_line_error(run_runtime("--source", str(folder / "a.png"), "--tasks", "gender",
-                               "--gender-model", str(models / "gender")), "does not match the card")
+    one_line_error(
+        run_runtime(
+            "--source", str(folder / "a.png"), "--tasks", "gender", "--gender-model", str(models / "gender")
+        ),
+        "does not match the card",
+    )
 
 
 def test_demo_source_runs_without_tensorflow(tmp_path):
-    code = ("import sys; from runtime.__main__ import main\n"
-            "rc = main(['--source', 'demo', '--no-show', '--max-frames', '5'])\n"
-            "bad = [k for k in sys.modules if k.split('.')[0] in ('tensorflow', 'keras')]\n"
-            "print('loaded:', bad); sys.exit(rc or (1 if bad else 0))\n")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                       timeout=300)
+    code = (
+        "import sys; from runtime.__main__ import main\n"
+        "rc = main(['--source', 'demo', '--no-show', '--max-frames', '5'])\n"
+        "bad = [k for k in sys.modules if k.split('.')[0] in ('tensorflow', 'keras')]\n"
+        "print('loaded:', bad); sys.exit(rc or (1 if bad else 0))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "loaded: []" in r.stdout and "5 frames" in r.stderr
 
 
-def test_classification_stride_classifies_every_nth_frame_and_keeps_labels_between(clip,
-                                                                                   tmp_path):
+def test_classification_stride_classifies_every_nth_frame_and_keeps_labels_between(clip, tmp_path):
     out = tmp_path / "strided.jsonl"
-    r = run_runtime("--source", str(clip), "--classify-every", "4", "--smoothing", "0.5",
-                    "--json", str(out))
+    r = run_runtime("--source", str(clip), "--classify-every", "4", "--smoothing", "0.5", "--json", str(out))
     assert r.returncode == 0, r.stderr
     recs = records(out)
     fresh = [x["frame"] for x in recs if x["emotion"]["raw"] is not None]
@@ -269,11 +285,23 @@ def test_classification_stride_classifies_every_nth_frame_and_keeps_labels_betwe
     # Smoothing forgets per frame: four frames on, the new output weighs 1 - 0.5^4 (on the
     # moving demo face, whose raw outputs change from one classification to the next).
     moving = tmp_path / "moving.jsonl"
-    r = run_runtime("--source", "demo", "--max-frames", "40", "--classify-every", "4",
-                    "--smoothing", "0.5", "--tasks", "gender", "--json", str(moving))
+    r = run_runtime(
+        "--source",
+        "demo",
+        "--max-frames",
+        "40",
+        "--classify-every",
+        "4",
+        "--smoothing",
+        "0.5",
+        "--tasks",
+        "gender",
+        "--json",
+        str(moving),
+    )
     assert r.returncode == 0, r.stderr
     recs = records(moving)
-    w = 1 - 0.5 ** 4
+    w = 1 - 0.5**4
     changed = 0
     for before, now in zip(recs[0:36:4], recs[4:40:4]):
         for k, prev in before["gender"]["probs"].items():
@@ -285,8 +313,7 @@ def test_classification_stride_classifies_every_nth_frame_and_keeps_labels_betwe
 
 def test_detection_stride_follows_the_face_between_detections(tmp_path):
     out = tmp_path / "detect3.jsonl"
-    r = run_runtime("--source", "demo", "--max-frames", "60", "--detect-every", "3", "--json",
-                    str(out))
+    r = run_runtime("--source", "demo", "--max-frames", "60", "--detect-every", "3", "--json", str(out))
     assert r.returncode == 0, r.stderr
     recs = records(out)
     assert [x["frame"] for x in recs] == list(range(60)) and {x["track_id"] for x in recs} == {1}
@@ -301,7 +328,13 @@ def test_profile_sets_defaults_and_explicit_flags_win():
 
     a = parse_args(["--profile", "pi"])
     assert (a.tier, a.backend, a.precision, a.threads, a.detect_every, a.classify_every) == (
-        "nano", "tflite", "int8", 2, 2, None)  # classification strides only if the Pi falls behind
+        "nano",
+        "tflite",
+        "int8",
+        2,
+        2,
+        None,
+    )  # classification strides only if the Pi falls behind
     a = parse_args(["--profile", "pi", "--backend", "onnx", "--classify-every", "1"])
     assert (a.backend, a.classify_every, a.detect_every) == ("onnx", 1, 2)
     assert parse_args([]).backend == "onnx" and parse_args([]).classify_every is None

@@ -21,8 +21,12 @@ EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 def face(track: int, emotion: str, gender: str) -> FaceResult:
     e = np.eye(7, dtype=np.float32)[EMOTIONS.index(emotion)]
     g = np.array([1.0, 0.0] if gender == "woman" else [0.0, 1.0], np.float32)
-    return FaceResult(track, Box(0, 0, 10, 10), 0.9, {"emotion": Prediction(EMOTIONS, e, e),
-                                                      "gender": Prediction(["woman", "man"], g, g)})
+    return FaceResult(
+        track,
+        Box(0, 0, 10, 10),
+        0.9,
+        {"emotion": Prediction(EMOTIONS, e, e), "gender": Prediction(["woman", "man"], g, g)},
+    )
 
 
 def test_tracks_get_their_span_and_the_label_shown_most():
@@ -33,9 +37,15 @@ def test_tracks_get_their_span_and_the_label_shown_most():
             faces.append(face(2, "neutral", "man"))
         log.add(FrameResult(i, i / 10, faces))
     one, two = log.to_list()
-    assert one == {"track_id": 1, "first_frame": 0, "last_frame": 9, "frames": 10,
-                   "seconds": 0.9, "emotion": {"label": "happy", "share": 0.7},
-                   "gender": {"label": "woman", "share": 1.0}}
+    assert one == {
+        "track_id": 1,
+        "first_frame": 0,
+        "last_frame": 9,
+        "frames": 10,
+        "seconds": 0.9,
+        "emotion": {"label": "happy", "share": 0.7},
+        "gender": {"label": "woman", "share": 1.0},
+    }
     assert (two["first_frame"], two["frames"], two["emotion"]["label"]) == (6, 4, "neutral")
     line = log.describe()
     assert line.startswith("seen: #1 0.9 s (10 frames): happy 70%, woman 100%; #2 0.3 s")
@@ -46,8 +56,9 @@ def test_images_are_listed_by_file_and_faceless_ones_counted():
     log.add(FrameResult(0, 0.0, [face(1, "happy", "man"), face(2, "sad", "woman")], file="a/x.jpg"))
     log.add(FrameResult(1, 1.0, [], file="a/empty.jpg"))
     log.add(FrameResult(2, 2.0, [face(1, "fear", "woman")], file="a/y.png"))
-    assert log.describe() == ("seen: x.jpg: #1 happy man, #2 sad woman; y.png: #1 fear woman; "
-                              "1 image(s) without a face")
+    assert log.describe() == (
+        "seen: x.jpg: #1 happy man, #2 sad woman; y.png: #1 fear woman; 1 image(s) without a face"
+    )
     assert [r["file"] for r in log.to_list()] == ["a/x.jpg", "a/x.jpg", "a/y.png"]
     assert log.images_without_faces == ["a/empty.jpg"]
 
@@ -63,9 +74,24 @@ def test_a_long_list_is_cut_on_the_terminal_only():
 def test_the_cli_ends_with_the_tracks_in_its_summary_line_and_json(tmp_path):
     pytest.importorskip("mediapipe", reason="runs in the runtime environment")
     out = tmp_path / "summary.json"
-    r = subprocess.run([sys.executable, "-m", "runtime", "--no-show", "--source", "demo",
-                        "--max-frames", "12", "--summary-json", str(out)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runtime",
+            "--no-show",
+            "--source",
+            "demo",
+            "--max-frames",
+            "12",
+            "--summary-json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(out.read_text())
     (track,) = summary["seen"]

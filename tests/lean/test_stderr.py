@@ -45,8 +45,7 @@ def test_parallel_filters_leave_fd2_where_it_was_and_pass_real_lines():
     bug left fd 2 on a deleted temporary file and the summary vanished. Banners are dropped;
     every other native line and every Python line arrives."""
     code = f"BANNER = {BANNER!r}\n" + PARALLEL_WARM_UP
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     lines = r.stderr.splitlines()
     assert "summary after the warm-up" in lines
@@ -70,9 +69,24 @@ def test_a_reused_filter_catches_noise_on_any_call_and_empties_between_calls(cap
 
 
 def _run_tflite_two_threads(_: int) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runtime", "--no-show", "--source", "demo",
-                           "--max-frames", "3", "--backend", "tflite"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runtime",
+            "--no-show",
+            "--source",
+            "demo",
+            "--max-frames",
+            "3",
+            "--backend",
+            "tflite",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("runs", [16])

@@ -7,8 +7,7 @@ import pytest
 from runtime.stride import AdaptiveStride, FixedStride, stride_policy
 
 
-def feed(policy: AdaptiveStride, base_ms: float, per_face_ms: float, faces: int,
-         frames: int = 60) -> int:
+def feed(policy: AdaptiveStride, base_ms: float, per_face_ms: float, faces: int, frames: int = 60) -> int:
     """Simulated frames: the classification cost follows the stride the policy chose."""
     for i in range(frames):
         due = faces if i % policy.every == 0 else 0
@@ -31,8 +30,7 @@ def test_a_slow_machine_strides_just_enough_to_fit_the_frame_budget():
 
 
 def test_the_stride_is_capped_when_even_detection_alone_is_too_slow():
-    assert feed(AdaptiveStride(budget_s=1 / 30, max_every=6), base_ms=40, per_face_ms=3,
-                faces=2) == 6
+    assert feed(AdaptiveStride(budget_s=1 / 30, max_every=6), base_ms=40, per_face_ms=3, faces=2) == 6
 
 
 def test_policy_choice():

@@ -13,21 +13,40 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES = ("model.fp32.onnx", "model.int8.onnx", "model.fp32.tflite", "model.fp16.tflite",
-         "model.int8.tflite")
+FILES = ("model.fp32.onnx", "model.int8.onnx", "model.fp32.tflite", "model.fp16.tflite", "model.int8.tflite")
 
 
 def run(module: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
 def exported(emotion_npz, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("export") / "run"
-    r = run("train", "fit", "--task", "emotion", "--data", str(emotion_npz["train"]), "--output",
-            str(out), "--model", "tiny", "--recipe", "smoke", "--epochs", "8", "--threads", "1",
-            "--quiet", "--eval", str(emotion_npz["test"]), "--no-report")
+    r = run(
+        "train",
+        "fit",
+        "--task",
+        "emotion",
+        "--data",
+        str(emotion_npz["train"]),
+        "--output",
+        str(out),
+        "--model",
+        "tiny",
+        "--recipe",
+        "smoke",
+        "--epochs",
+        "8",
+        "--threads",
+        "1",
+        "--quiet",
+        "--eval",
+        str(emotion_npz["test"]),
+        "--no-report",
+    )
     assert r.returncode == 0, r.stderr
     r = run("export", "--model", str(out), "--calib-size", "64")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -71,8 +90,7 @@ def test_every_format_is_written_with_a_card_that_describes_it(exported):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # static QDQ, convolutions included
 
 
-def test_train_evaluate_scores_every_exported_format_on_the_runtime_engines(exported, emotion_npz,
-                                                                         capsys):
+def test_train_evaluate_scores_every_exported_format_on_the_runtime_engines(exported, emotion_npz, capsys):
     """What a user checks after export: each file scored as the runtime runs it, in one call;
     a file that is not a model is a one-line error. (In-process: the CLI's own main.)"""
     from train.__main__ import main
@@ -81,8 +99,10 @@ def test_train_evaluate_scores_every_exported_format_on_the_runtime_engines(expo
     keras_acc = None
     for name in ("model.keras", *FILES):
         out = exported / f"eval-{name}.json"
-        assert main(["evaluate", "--model", str(exported / name), "--data", test, "--quiet",
-                     "--json", str(out)]) == 0
+        assert (
+            main(["evaluate", "--model", str(exported / name), "--data", test, "--quiet", "--json", str(out)])
+            == 0
+        )
         err = capsys.readouterr().err
         assert "Traceback" not in err and "TFSMLayer" not in err
         m = json.loads(out.read_text())[test]
@@ -117,8 +137,7 @@ def test_exports_agree_with_keras_through_the_runtime_engines(exported, emotion_
     assert table.count("| emotion_tiny |") == 6
 
 
-def test_a_wrong_export_is_refused_and_the_previous_file_survives(exported, emotion_npz,
-                                                                  monkeypatch, capsys):
+def test_a_wrong_export_is_refused_and_the_previous_file_survives(exported, emotion_npz, monkeypatch, capsys):
     import export.pipeline as pipeline
     from train.models import build
 
@@ -132,9 +151,11 @@ def test_a_wrong_export_is_refused_and_the_previous_file_survives(exported, emot
 
     monkeypatch.setattr(pipeline, "_convert", convert_other_weights)
     records, *_ = pipeline.export_model(
-        exported, [str(emotion_npz["test"])],
+        exported,
+        [str(emotion_npz["test"])],
         targets=(pipeline.Target("onnx", "float32"), pipeline.Target("tflite", "int8")),
-        calib_size=32)
+        calib_size=32,
+    )
     assert [r.ok for r in records] == [False, False]
     assert "agrees with Keras" in records[0].error or "differ from Keras" in records[0].error
     assert "below Keras" in records[1].error
@@ -151,10 +172,16 @@ def test_onnx_with_unconverted_ops_is_refused():
     from export.verify import ExportError, check_onnx_graph
 
     node = helper.make_node("FusedBatchNormV3", ["x"], ["y"], domain="ai.onnx.converters.tensorflow")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                    helper.make_opsetid("ai.onnx.converters.tensorflow", 1)])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.converters.tensorflow", 1)],
+    )
     with pytest.raises(ExportError, match="unconverted op"):
         check_onnx_graph(proto)
     assert isinstance(proto, onnx.ModelProto)
@@ -189,8 +216,12 @@ def test_export_killed_midway_leaves_every_file_matching_its_card(exported, tmp_
 
     copy = tmp_path / "copy"
     shutil.copytree(exported, copy)
-    proc = subprocess.Popen([sys.executable, "-m", "export", "--model", str(copy), "--calib-size",
-                             "32"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "export", "--model", str(copy), "--calib-size", "32"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None and not list(copy.glob(".tmp-*")):
         time.sleep(0.005)
@@ -241,12 +272,12 @@ def test_int8_weights_that_saturate_avx2_kernels_are_refused(exported, emotion_n
     full_range = onnx.load_from_string(_tiny_int8(exported, emotion_npz, reduce_range=False))
     with pytest.raises(ExportError, match="saturate on x86-64 CPUs with AVX2"):
         check_int8_graph(full_range)
-    s8s8 = onnx.load_from_string(_tiny_int8(exported, emotion_npz, reduce_range=False,
-                                            activations="int8"))
+    s8s8 = onnx.load_from_string(_tiny_int8(exported, emotion_npz, reduce_range=False, activations="int8"))
     with pytest.raises(ExportError, match="saturate"):  # x86 shifts int8 activations to uint8
         check_int8_graph(s8s8)
-    check_int8_graph(onnx.load_from_string(_tiny_int8(exported, emotion_npz, weights="uint8",
-                                                      reduce_range=False)))  # U8U8 cannot
+    check_int8_graph(
+        onnx.load_from_string(_tiny_int8(exported, emotion_npz, weights="uint8", reduce_range=False))
+    )  # U8U8 cannot
 
 
 def test_quantized_probabilities_are_refused(exported, emotion_npz):
@@ -259,18 +290,22 @@ def test_quantized_probabilities_are_refused(exported, emotion_npz):
         check_int8_graph(stepped)
 
 
-def test_export_refuses_a_saturating_int8_graph_and_keeps_the_old_file(exported, emotion_npz,
-                                                                        monkeypatch):
+def test_export_refuses_a_saturating_int8_graph_and_keeps_the_old_file(exported, emotion_npz, monkeypatch):
     import export.pipeline as pipeline
     import export.quantize as quantize
 
     before = sha(exported / "model.int8.onnx")
     real = quantize.onnx_int8
-    monkeypatch.setattr(quantize, "onnx_int8", lambda data, calib: real(
-        data, calib, quantize.Int8Recipe(reduce_range=False)))
-    records, *_ = pipeline.export_model(exported, [str(emotion_npz["test"])],
-                                        targets=(pipeline.Target("onnx", "int8"),), calib_size=32,
-                                        log=lambda _: None)
+    monkeypatch.setattr(
+        quantize, "onnx_int8", lambda data, calib: real(data, calib, quantize.Int8Recipe(reduce_range=False))
+    )
+    records, *_ = pipeline.export_model(
+        exported,
+        [str(emotion_npz["test"])],
+        targets=(pipeline.Target("onnx", "int8"),),
+        calib_size=32,
+        log=lambda _: None,
+    )
     assert not records[0].ok and "saturate" in records[0].error
     assert sha(exported / "model.int8.onnx") == before
 
@@ -279,14 +314,11 @@ def test_int8_below_the_agreement_or_accuracy_bound_is_refused_with_the_check_na
     from export.verify import LIMITS, Comparison, failures
 
     assert LIMITS["int8"].min_top1_agreement == 0.985 and LIMITS["int8"].max_accuracy_drop == 0.3
-    ok = Comparison(n=1000, top1_agreement=0.99, max_abs_diff=0.2, accuracy=0.683,
-                    reference_accuracy=0.685)
+    ok = Comparison(n=1000, top1_agreement=0.99, max_abs_diff=0.2, accuracy=0.683, reference_accuracy=0.685)
     assert failures("int8", ok, "fer") == []
-    low = Comparison(n=1000, top1_agreement=0.984, max_abs_diff=0.2, accuracy=0.685,
-                     reference_accuracy=0.685)
+    low = Comparison(n=1000, top1_agreement=0.984, max_abs_diff=0.2, accuracy=0.685, reference_accuracy=0.685)
     (msg,) = failures("int8", low, "fer")
     assert "top-1 agrees with Keras on 98.40% of fer" in msg and "needs 98.5%" in msg
-    drop = Comparison(n=1000, top1_agreement=0.99, max_abs_diff=0.2, accuracy=0.681,
-                      reference_accuracy=0.685)
+    drop = Comparison(n=1000, top1_agreement=0.99, max_abs_diff=0.2, accuracy=0.681, reference_accuracy=0.685)
     (msg,) = failures("int8", drop, "fer")
     assert "0.40 points below Keras (limit 0.3)" in msg

@@ -37,12 +37,14 @@ MAN, WOMAN = GENDER_LABELS.index("man"), GENDER_LABELS.index("woman")
 
 # ----------------------------------------------------------------------------- writers
 
+
 def face48(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (48, 48), dtype=np.uint8)
 
 
-def write_fer_csv(path: Path, rows: list[tuple[int, np.ndarray | str, str]],
-                  header: str = "emotion,pixels,Usage") -> Path:
+def write_fer_csv(
+    path: Path, rows: list[tuple[int, np.ndarray | str, str]], header: str = "emotion,pixels,Usage"
+) -> Path:
     lines = [header]
     for emotion, pixels, usage in rows:
         text = pixels if isinstance(pixels, str) else " ".join(map(str, pixels.ravel()))
@@ -52,8 +54,13 @@ def write_fer_csv(path: Path, rows: list[tuple[int, np.ndarray | str, str]],
     return path
 
 
-def write_ferplus_csv(path: Path, usages: list[str], names: list[str], votes: np.ndarray,
-                      columns: tuple[str, ...] = FERPLUS_COLUMNS) -> Path:
+def write_ferplus_csv(
+    path: Path,
+    usages: list[str],
+    names: list[str],
+    votes: np.ndarray,
+    columns: tuple[str, ...] = FERPLUS_COLUMNS,
+) -> Path:
     by_name = dict(zip(FERPLUS_COLUMNS, np.asarray(votes).T))
     lines = ["Usage,Image name," + ",".join(columns)]
     for i, (u, n) in enumerate(zip(usages, names)):
@@ -84,17 +91,26 @@ def datenum(y: int, m: int, d: int) -> float:
 
 # ----------------------------------------------------------------------------- FER csv
 
-FER_ROWS = [(0, "Training"), (3, "PublicTest"), (6, "Training"), (2, "PrivateTest"),
-            (4, "Training"), (5, "PublicTest")]
+FER_ROWS = [
+    (0, "Training"),
+    (3, "PublicTest"),
+    (6, "Training"),
+    (2, "PrivateTest"),
+    (4, "Training"),
+    (5, "PublicTest"),
+]
 # FER+ votes per row: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF
-FERPLUS_VOTES = np.array([
-    [4, 0, 0, 1, 3, 2, 0, 0, 0, 0],  # neutral majority -> 6
-    [0, 10, 0, 0, 0, 0, 0, 0, 0, 0],  # happy -> 3
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 10],  # "not a face": blank Image name, no usable vote
-    [0, 0, 6, 0, 0, 0, 4, 0, 0, 0],  # surprise -> 5
-    [2, 0, 0, 8, 0, 0, 0, 0, 0, 0],  # sad -> 4
-    [0, 0, 0, 0, 0, 0, 0, 7, 3, 0],  # contempt/unknown only: no FER2013 class
-], np.uint8)
+FERPLUS_VOTES = np.array(
+    [
+        [4, 0, 0, 1, 3, 2, 0, 0, 0, 0],  # neutral majority -> 6
+        [0, 10, 0, 0, 0, 0, 0, 0, 0, 0],  # happy -> 3
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 10],  # "not a face": blank Image name, no usable vote
+        [0, 0, 6, 0, 0, 0, 4, 0, 0, 0],  # surprise -> 5
+        [2, 0, 0, 8, 0, 0, 0, 0, 0, 0],  # sad -> 4
+        [0, 0, 0, 0, 0, 0, 0, 7, 3, 0],  # contempt/unknown only: no FER2013 class
+    ],
+    np.uint8,
+)
 
 
 @pytest.fixture
@@ -103,8 +119,7 @@ def fer_csv(tmp_path: Path) -> Path:
     return write_fer_csv(tmp_path / "fer2013.csv", rows)
 
 
-def write_ferplus_for(folder: Path, name: str = "fer2013new.csv", votes=FERPLUS_VOTES,
-                      usages=None) -> Path:
+def write_ferplus_for(folder: Path, name: str = "fer2013new.csv", votes=FERPLUS_VOTES, usages=None) -> Path:
     usages = usages or [u for _, u in FER_ROWS]
     names = [f"fer{i:07d}.png" if i != 2 else "" for i in range(len(votes))]
     return write_ferplus_csv(folder / name, usages, names, votes)
@@ -123,9 +138,16 @@ def test_fer_csv_training_rows_labels_pixels(fer_csv: Path) -> None:
     assert ds.soft is None and "ferplus" not in ds.meta
 
 
-@pytest.mark.parametrize("usage, rows", [("PublicTest", [1, 5]), ("PrivateTest", [3]),
-                                         ("publictest", [1, 5]), (None, [0, 1, 2, 3, 4, 5]),
-                                         ("all", [0, 1, 2, 3, 4, 5])])
+@pytest.mark.parametrize(
+    "usage, rows",
+    [
+        ("PublicTest", [1, 5]),
+        ("PrivateTest", [3]),
+        ("publictest", [1, 5]),
+        (None, [0, 1, 2, 3, 4, 5]),
+        ("all", [0, 1, 2, 3, 4, 5]),
+    ],
+)
 def test_fer_csv_usage_filter(fer_csv: Path, usage, rows) -> None:
     ds = load_fer2013_csv(fer_csv, usage=usage)
     assert ds.meta["row"].tolist() == rows
@@ -189,15 +211,26 @@ def test_fer_csv_missing_ferplus_file(fer_csv: Path, tmp_path: Path) -> None:
         load_fer2013_csv(fer_csv, ferplus=tmp_path / "nope.csv")
 
 
-@pytest.mark.parametrize("header, rows, message", [
-    ("emotion,Usage", [(0, "", "Training")], "lacks column.*pixels"),
-    ("pixels,Usage", [(0, face48(0), "Training")], "lacks column.*emotion"),
-    ("emotion,pixels", [(0, face48(0), "Training")], "lacks column.*usage"),
-])
+@pytest.mark.parametrize(
+    "header, rows, message",
+    [
+        ("emotion,Usage", [(0, "", "Training")], "lacks column.*pixels"),
+        ("pixels,Usage", [(0, face48(0), "Training")], "lacks column.*emotion"),
+        ("emotion,pixels", [(0, face48(0), "Training")], "lacks column.*usage"),
+    ],
+)
 def test_fer_csv_missing_columns(tmp_path: Path, header, rows, message) -> None:
-    lines = [header] + [",".join({"emotion": str(e), "pixels": " ".join(map(str, p.ravel()))
-                                  if not isinstance(p, str) else p, "usage": u}[h.lower()]
-                                 for h in header.split(",")) for e, p, u in rows]
+    lines = [header] + [
+        ",".join(
+            {
+                "emotion": str(e),
+                "pixels": " ".join(map(str, p.ravel())) if not isinstance(p, str) else p,
+                "usage": u,
+            }[h.lower()]
+            for h in header.split(",")
+        )
+        for e, p, u in rows
+    ]
     path = tmp_path / "fer2013.csv"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetError, match=message):
@@ -210,12 +243,15 @@ def test_fer_csv_without_usage_column_loads_with_all(tmp_path: Path) -> None:
     assert load_fer2013_csv(path, usage=None).labels.tolist() == [3]
 
 
-@pytest.mark.parametrize("pixels, message", [
-    (" ".join(["7"] * 2303), "data row 1 has 2303 pixel values, expected 2304"),
-    (" ".join(["7"] * 2305), "data row 1 has 2305 pixel values"),
-    (" ".join(["7"] * 2303 + ["x"]), "data row 1 has a pixel value that is not"),
-    (" ".join(["7"] * 2303 + ["300"]), "data row 1 has pixel values outside 0..255"),
-])
+@pytest.mark.parametrize(
+    "pixels, message",
+    [
+        (" ".join(["7"] * 2303), "data row 1 has 2303 pixel values, expected 2304"),
+        (" ".join(["7"] * 2305), "data row 1 has 2305 pixel values"),
+        (" ".join(["7"] * 2303 + ["x"]), "data row 1 has a pixel value that is not"),
+        (" ".join(["7"] * 2303 + ["300"]), "data row 1 has pixel values outside 0..255"),
+    ],
+)
 def test_fer_csv_bad_pixels(tmp_path: Path, pixels: str, message: str) -> None:
     rows = [(0, face48(0), "Training"), (1, pixels, "Training"), (2, face48(2), "Training")]
     path = write_fer_csv(tmp_path / "fer2013.csv", rows)
@@ -223,12 +259,18 @@ def test_fer_csv_bad_pixels(tmp_path: Path, pixels: str, message: str) -> None:
         load_fer2013_csv(path)
 
 
-@pytest.mark.parametrize("emotion, message", [(7, "emotion 7, outside 0..6"),
-                                              (-1, "emotion -1, outside 0..6"),
-                                              ("happy", "emotion 'happy', expected an integer")])
+@pytest.mark.parametrize(
+    "emotion, message",
+    [
+        (7, "emotion 7, outside 0..6"),
+        (-1, "emotion -1, outside 0..6"),
+        ("happy", "emotion 'happy', expected an integer"),
+    ],
+)
 def test_fer_csv_bad_labels(tmp_path: Path, emotion, message: str) -> None:
-    path = write_fer_csv(tmp_path / "fer2013.csv", [(0, face48(0), "Training"),
-                                                    (emotion, face48(1), "Training")])
+    path = write_fer_csv(
+        tmp_path / "fer2013.csv", [(0, face48(0), "Training"), (emotion, face48(1), "Training")]
+    )
     with pytest.raises(DatasetError, match=message):
         load_fer2013_csv(path)
 
@@ -246,11 +288,16 @@ def test_fer_csv_missing_and_empty_file(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- FER+ votes
 
+
 def test_load_ferplus_votes_keeps_blank_rows_and_orders_columns(tmp_path: Path) -> None:
     shuffled = tuple(reversed(FERPLUS_COLUMNS))
-    path = write_ferplus_csv(tmp_path / "fer2013new.csv", ["Training"] * 6,
-                             ["fer0000000.png", "fer0000001.png", "", "fer0000003.png",
-                              "fer0000004.png", "fer0000005.png"], FERPLUS_VOTES, columns=shuffled)
+    path = write_ferplus_csv(
+        tmp_path / "fer2013new.csv",
+        ["Training"] * 6,
+        ["fer0000000.png", "fer0000001.png", "", "fer0000003.png", "fer0000004.png", "fer0000005.png"],
+        FERPLUS_VOTES,
+        columns=shuffled,
+    )
     votes, cols = load_ferplus_votes(path)
     assert cols == list(FERPLUS_COLUMNS)
     assert votes.dtype == np.uint8 and votes.shape == (6, 10)
@@ -277,6 +324,7 @@ def test_ferplus_to_fer_soft_rejects_unknown_columns() -> None:
 
 
 # ----------------------------------------------------------------------------- image folders
+
 
 def test_image_folder_gray_alphabetical(tmp_path: Path) -> None:
     root = tmp_path / "faces"
@@ -377,8 +425,15 @@ def test_fer_folder_uses_fer2013_ids_not_alphabetical(fer_folder: Path) -> None:
     assert ds.label_names == list(EMOTION_LABELS) and ds.order == "gray"
     assert ds.images.shape == (7, 48, 48) and ds.images.dtype == np.uint8
     by_folder = {p.split("/")[0]: int(y) for p, y in zip(ds.meta["path"], ds.labels)}
-    assert by_folder == {"angry": 0, "disgust": 1, "fear": 2, "happy": 3, "sad": 4,
-                         "surprise": 5, "neutral": 6}
+    assert by_folder == {
+        "angry": 0,
+        "disgust": 1,
+        "fear": 2,
+        "happy": 3,
+        "sad": 4,
+        "surprise": 5,
+        "neutral": 6,
+    }
     test = load_fer_folder(fer_folder, split="test")
     assert sorted(test.labels.tolist()) == [3, 6]
     assert test.name == "fer2013_images_test"
@@ -430,8 +485,10 @@ def test_utkface_labels_meta_and_rgb(utk_folder: Path) -> None:
     assert ds.label_names == list(GENDER_LABELS) and ds.order == "rgb"
     assert ds.images.shape == (4, 32, 32, 3) and ds.images.dtype == np.uint8
     assert ds.images[:, 5, 5, 0].min() > 200 and ds.images[:, 5, 5, 2].max() < 50  # red, not blue
-    got = {p: (int(a), ds.label_names[y], int(r))
-           for p, a, y, r in zip(ds.meta["path"], ds.meta["age"], ds.labels, ds.meta["race"])}
+    got = {
+        p: (int(a), ds.label_names[y], int(r))
+        for p, a, y, r in zip(ds.meta["path"], ds.meta["age"], ds.labels, ds.meta["race"])
+    }
     assert got == UTK_FILES
     assert ds.meta["age"].dtype == np.int16 and ds.meta["race"].dtype == np.int8
 
@@ -460,6 +517,7 @@ def test_utkface_detection_and_errors(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- IMDB-WIKI
+
 
 def cell(strings: list[str]) -> np.ndarray:
     """A MATLAB 1xN cell of strings as loadmat returns it (and savemat writes it)."""
@@ -492,11 +550,14 @@ def write_imdb(root: Path, key: str = "imdb", missing: tuple[int, ...] = (6,)) -
             write_image(root / entry[0], solid(RED_RGB, (40 + 3 * k, 50 + k)))
     paths, dob, taken, gender, score, second = zip(*IMDB_ENTRIES)
     struct = {
-        "dob": row(dob), "photo_taken": row(taken), "full_path": cell(list(paths)),
-        "gender": row(gender), "name": cell([f"Person {k}" for k in range(len(paths))]),
-        "face_location": np.array([[np.array([[10.0, 12.0, 90.0, 95.0]]) for _ in paths]],
-                                  dtype=object),
-        "face_score": row(score), "second_face_score": row(second),
+        "dob": row(dob),
+        "photo_taken": row(taken),
+        "full_path": cell(list(paths)),
+        "gender": row(gender),
+        "name": cell([f"Person {k}" for k in range(len(paths))]),
+        "face_location": np.array([[np.array([[10.0, 12.0, 90.0, 95.0]]) for _ in paths]], dtype=object),
+        "face_score": row(score),
+        "second_face_score": row(second),
     }
     if key == "imdb":
         struct["celeb_names"] = cell([f"Person {k}" for k in range(len(paths))])
@@ -569,6 +630,7 @@ def test_imdb_errors(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- shared .npz
 
+
 def write_raw_npz(path: Path, n: int, split: str = "train", seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     arrays = {
@@ -584,8 +646,10 @@ def write_raw_npz(path: Path, n: int, split: str = "train", seed: int = 0) -> di
 
 
 def encode_rgb_jpegs(images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    bufs = [cv2.imencode(".jpg", cv2.cvtColor(im, cv2.COLOR_RGB2BGR),
-                         [cv2.IMWRITE_JPEG_QUALITY, 95])[1].ravel() for im in images]
+    bufs = [
+        cv2.imencode(".jpg", cv2.cvtColor(im, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])[1].ravel()
+        for im in images
+    ]
     offsets = np.concatenate([[0], np.cumsum([len(b) for b in bufs])]).astype(np.int64)
     return np.concatenate(bufs).astype(np.uint8), offsets
 
@@ -595,12 +659,16 @@ BLOB_COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
 def write_blob_npz(path: Path, colours=BLOB_COLOURS, y=(0, 1, 1), **extra) -> Path:
     blob, off = encode_rgb_jpegs([solid(c, 24) for c in colours])
-    arrays = {"jpeg_blob": blob, "jpeg_offsets": off, "y": np.array(y, np.uint8),
-              "age": np.array([25, 40, 3][:len(y)], np.int16),
-              "race": np.array([0, 2, 4][:len(y)], np.int8),
-              "filename": np.array([f"{k}_0_0_1.jpg.chip.jpg" for k in range(len(y))]),
-              "class_names": np.array(GENDER_LABELS), "race_names": np.array(
-                  ["White", "Black", "Asian", "Indian", "Others"])}
+    arrays = {
+        "jpeg_blob": blob,
+        "jpeg_offsets": off,
+        "y": np.array(y, np.uint8),
+        "age": np.array([25, 40, 3][: len(y)], np.int16),
+        "race": np.array([0, 2, 4][: len(y)], np.int8),
+        "filename": np.array([f"{k}_0_0_1.jpg.chip.jpg" for k in range(len(y))]),
+        "class_names": np.array(GENDER_LABELS),
+        "race_names": np.array(["White", "Black", "Asian", "Indian", "Others"]),
+    }
     arrays.update(extra)
     np.savez_compressed(path, **arrays)
     return path
@@ -626,8 +694,10 @@ def test_npz_raw_multipart_concatenates(tmp_path: Path) -> None:
         np.testing.assert_array_equal(ds.images, np.concatenate([a["x_train"], b["x_train"]]))
         assert ds.meta["row"].tolist() == [0, 1, 2, 3, 10, 11, 12]
         assert ds.soft.shape == (7, 7)
-    assert expand_parts(tmp_path / "fer2013_train") == [tmp_path / "fer2013_train_1of2.npz",
-                                                        tmp_path / "fer2013_train_2of2.npz"]
+    assert expand_parts(tmp_path / "fer2013_train") == [
+        tmp_path / "fer2013_train_1of2.npz",
+        tmp_path / "fer2013_train_2of2.npz",
+    ]
 
 
 def test_npz_blob_layout_decodes_rgb_not_bgr(tmp_path: Path) -> None:
@@ -649,21 +719,29 @@ def test_npz_blob_multipart(tmp_path: Path) -> None:
     assert ds.labels.tolist() == [0, 1, 1, 1, 0]
     assert ds.meta["age"].tolist() == [25, 40, 3, 25, 40]
     assert ds.images[3:, 12, 12].argmax(axis=1).tolist() == [0, 1]
-    write_blob_npz(tmp_path / "gender_train_2of2.npz", colours=[(9, 9, 9)], y=(1,),
-                   jpeg_blob=encode_rgb_jpegs([solid((9, 9, 9), 30)])[0],
-                   jpeg_offsets=encode_rgb_jpegs([solid((9, 9, 9), 30)])[1])
+    write_blob_npz(
+        tmp_path / "gender_train_2of2.npz",
+        colours=[(9, 9, 9)],
+        y=(1,),
+        jpeg_blob=encode_rgb_jpegs([solid((9, 9, 9), 30)])[0],
+        jpeg_offsets=encode_rgb_jpegs([solid((9, 9, 9), 30)])[1],
+    )
     with pytest.raises(DatasetError, match="disagree on image size"):
         load_npz(tmp_path / "gender_train_1of2.npz")
 
 
-@pytest.mark.parametrize("offsets, message", [
-    ([0, 10, 5, -1], "jpeg_offsets do not match"),  # not increasing
-    ([0, 10, 20], "jpeg_offsets do not match"),  # one image short of y, and not ending at the blob end
-    ([1, 10, 20, -1], "jpeg_offsets do not match"),  # not starting at 0
-    ([0, 0, 20, -1], "jpeg_offsets do not match"),  # an empty image
-    ([0, 10, 20, 10**9], "jpeg_offsets do not match"),  # past the blob
-    ([], "holds no images"), ([0], "holds no images"),
-])
+@pytest.mark.parametrize(
+    "offsets, message",
+    [
+        ([0, 10, 5, -1], "jpeg_offsets do not match"),  # not increasing
+        ([0, 10, 20], "jpeg_offsets do not match"),  # one image short of y, and not ending at the blob end
+        ([1, 10, 20, -1], "jpeg_offsets do not match"),  # not starting at 0
+        ([0, 0, 20, -1], "jpeg_offsets do not match"),  # an empty image
+        ([0, 10, 20, 10**9], "jpeg_offsets do not match"),  # past the blob
+        ([], "holds no images"),
+        ([0], "holds no images"),
+    ],
+)
 def test_npz_corrupt_offsets(tmp_path: Path, offsets: list[int], message: str) -> None:
     blob, _ = encode_rgb_jpegs([solid(c, 24) for c in BLOB_COLOURS])
     off = np.array([len(blob) if o == -1 else o for o in offsets], np.int64)
@@ -674,7 +752,7 @@ def test_npz_corrupt_offsets(tmp_path: Path, offsets: list[int], message: str) -
 
 def test_npz_corrupt_jpeg_and_other_errors(tmp_path: Path) -> None:
     blob, off = encode_rgb_jpegs([solid(c, 24) for c in BLOB_COLOURS])
-    blob[off[1]:off[2]] = 0
+    blob[off[1] : off[2]] = 0
     path = write_blob_npz(tmp_path / "g.npz", jpeg_blob=blob)
     with pytest.raises(DatasetError, match="could not be decoded"):
         load_npz(path)
@@ -689,8 +767,12 @@ def test_npz_corrupt_jpeg_and_other_errors(tmp_path: Path) -> None:
     (tmp_path / "trunc.npz").write_bytes((tmp_path / "g.npz").read_bytes()[:200])
     with pytest.raises(DatasetError, match="trunc.npz is not a readable .npz"):
         load_npz(tmp_path / "trunc.npz")
-    np.savez(tmp_path / "pickled.npz", jpeg_blob=np.array([b"x", None], dtype=object),
-             jpeg_offsets=np.array([0, 1]), y=np.array([0]))
+    np.savez(
+        tmp_path / "pickled.npz",
+        jpeg_blob=np.array([b"x", None], dtype=object),
+        jpeg_offsets=np.array([0, 1]),
+        y=np.array([0]),
+    )
     with pytest.raises(DatasetError, match="pickled.npz is damaged"):
         load_npz(tmp_path / "pickled.npz")
     np.save(tmp_path / "single.npy", np.zeros(3))
@@ -700,6 +782,7 @@ def test_npz_corrupt_jpeg_and_other_errors(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- load_dataset
+
 
 def test_load_dataset_csv_and_split(fer_csv: Path) -> None:
     assert detect_format(fer_csv) == "fer_csv"

@@ -7,8 +7,15 @@ import pytest
 
 from train.models import build, count_macs, describe
 
-ANCHOR = (Path(__file__).resolve().parents[3] / "shared" / "anchors" / "face_classification"
-          / "trained_models" / "emotion_models" / "fer2013_mini_XCEPTION.102-0.66.hdf5")
+ANCHOR = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "anchors"
+    / "face_classification"
+    / "trained_models"
+    / "emotion_models"
+    / "fer2013_mini_XCEPTION.102-0.66.hdf5"
+)
 
 
 def test_mini_xception_has_the_reference_weight_count():
@@ -20,7 +27,8 @@ def test_mini_xception_has_the_reference_weight_count():
     sizes = []
     with h5py.File(ANCHOR, "r") as f:
         f["model_weights"].visititems(
-            lambda _, o: sizes.append(o.size) if isinstance(o, h5py.Dataset) else None)
+            lambda _, o: sizes.append(o.size) if isinstance(o, h5py.Dataset) else None
+        )
     assert model.count_params() == sum(sizes)
 
 
@@ -32,8 +40,9 @@ def test_mac_count_of_a_single_conv_is_exact():
     assert count_macs(keras.Model(inp, out)) == 8 * 8 * 3 * 3 * 3 * 5
 
 
-@pytest.mark.parametrize("arch, shape", [("edge_vgg", (48, 48, 1)), ("edge_vgg_slim", (64, 64, 3)),
-                                         ("mini_xception", (48, 48, 1))])
+@pytest.mark.parametrize(
+    "arch, shape", [("edge_vgg", (48, 48, 1)), ("edge_vgg_slim", (64, 64, 3)), ("mini_xception", (48, 48, 1))]
+)
 def test_architectures_output_probabilities(arch, shape):
     model = build(arch, shape, 7)
     p = model.predict(np.zeros((2, *shape), np.float32), verbose=0)
@@ -48,12 +57,14 @@ def test_unknown_architecture_is_an_error():
         build("resnet9000", (48, 48, 1), 7)
 
 
-@pytest.mark.parametrize("arch, shape, accurate", [
-    ("edge_vgg_nano", (48, 48, 1), "edge_vgg"),
-    ("edge_vgg_nano_rgb", (64, 64, 3), "edge_vgg_slim"),
-])
-def test_nano_tier_costs_at_most_25m_multiply_adds_a_fifth_of_its_accurate_tier(arch, shape,
-                                                                                 accurate):
+@pytest.mark.parametrize(
+    "arch, shape, accurate",
+    [
+        ("edge_vgg_nano", (48, 48, 1), "edge_vgg"),
+        ("edge_vgg_nano_rgb", (64, 64, 3), "edge_vgg_slim"),
+    ],
+)
+def test_nano_tier_costs_at_most_25m_multiply_adds_a_fifth_of_its_accurate_tier(arch, shape, accurate):
     nano = count_macs(build(arch, shape, 7))
     assert nano <= 25_000_000
     assert nano <= count_macs(build(accurate, shape, 7)) / 4.5

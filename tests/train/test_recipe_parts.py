@@ -53,8 +53,7 @@ def test_augmentation_is_a_pure_function_of_the_seed():
     from train.augment import augment_batch
 
     x = tf.constant(np.random.default_rng(0).random((4, 48, 48, 1), np.float32))
-    aug = Augment(rotation_deg=10, zoom=0.1, shift=0.1, flip=True, brightness=0.1, contrast=0.2,
-                  erase=0.5)
+    aug = Augment(rotation_deg=10, zoom=0.1, shift=0.1, flip=True, brightness=0.1, contrast=0.2, erase=0.5)
     a = augment_batch(x, tf.constant([1, 2], tf.int64), aug).numpy()
     b = augment_batch(x, tf.constant([1, 2], tf.int64), aug).numpy()
     c = augment_batch(x, tf.constant([1, 3], tf.int64), aug).numpy()

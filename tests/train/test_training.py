@@ -18,21 +18,42 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "train", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "train", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def fit_args(data: Path, out: Path, epochs: int = 4, *extra: str) -> list[str]:
-    return ["fit", "--task", "emotion", "--data", str(data), "--output", str(out),
-            "--model", "tiny", "--recipe", "smoke", "--epochs", str(epochs), "--threads", "1",
-            "--quiet", *extra]
+    return [
+        "fit",
+        "--task",
+        "emotion",
+        "--data",
+        str(data),
+        "--output",
+        str(out),
+        "--model",
+        "tiny",
+        "--recipe",
+        "smoke",
+        "--epochs",
+        str(epochs),
+        "--threads",
+        "1",
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_killed_mid_epoch_resumes_and_matches_uninterrupted_run(emotion_npz, tmp_path):
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "train",
-                             *fit_args(emotion_npz["train"], out, 4)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "train", *fit_args(emotion_npz["train"], out, 4)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     state = out / "state.json"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -59,8 +80,9 @@ def test_killed_mid_epoch_resumes_and_matches_uninterrupted_run(emotion_npz, tmp
     assert r.returncode == 0, r.stderr
     ref_log = pd.read_csv(ref / "log.csv")
     # Epochs before the kill are the same computation; later ones agree within noise.
-    pd.testing.assert_frame_equal(log.iloc[:done].drop(columns="seconds"),
-                                  ref_log.iloc[:done].drop(columns="seconds"))
+    pd.testing.assert_frame_equal(
+        log.iloc[:done].drop(columns="seconds"), ref_log.iloc[:done].drop(columns="seconds")
+    )
     assert abs(log.val_accuracy.iloc[-1] - ref_log.val_accuracy.iloc[-1]) <= 0.1
 
     card = json.loads((out / "model.card.json").read_text())
@@ -89,8 +111,7 @@ def test_training_learns_and_evaluate_prints_json(emotion_npz, trained):
         assert (out / "report" / f).stat().st_size > 1000
     assert "| disgust |" in (out / "report.md").read_text()
 
-    r = run_train("evaluate", "--model", str(out / "model.keras"), "--data",
-                  str(emotion_npz["test"]))
+    r = run_train("evaluate", "--model", str(out / "model.keras"), "--data", str(emotion_npz["test"]))
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)[str(emotion_npz["test"])]
     assert result["accuracy"] == test["accuracy"]
@@ -104,9 +125,26 @@ def test_training_learns_and_evaluate_prints_json(emotion_npz, trained):
 
 def test_gender_run_reports_age_bands_and_each_class(gender_npz, tmp_path):
     out = tmp_path / "gender"
-    r = run_train("fit", "--task", "gender", "--data", str(gender_npz["train"]), "--output",
-                  str(out), "--model", "tiny", "--recipe", "smoke", "--epochs", "3", "--threads",
-                  "1", "--quiet", "--eval", str(gender_npz["val"]))
+    r = run_train(
+        "fit",
+        "--task",
+        "gender",
+        "--data",
+        str(gender_npz["train"]),
+        "--output",
+        str(out),
+        "--model",
+        "tiny",
+        "--recipe",
+        "smoke",
+        "--epochs",
+        "3",
+        "--threads",
+        "1",
+        "--quiet",
+        "--eval",
+        str(gender_npz["val"]),
+    )
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "model.card.json").read_text())["metrics"]["g_val"]
     assert set(m["accuracy_by_class"]) == {"woman", "man"}
@@ -167,10 +205,13 @@ def test_warm_start_continues_a_model_on_the_same_split_only(emotion_npz, traine
     assert pd.read_csv(out / "log.csv").loss[0] < pd.read_csv(src / "log.csv").loss[0] - 0.05
 
 
-@pytest.mark.parametrize("args, message", [
-    (["evaluate", "--model", "nope.keras", "--data", "x.npz"], "not found"),
-    (["fit", "--task", "emotion", "--data", "missing.npz", "--output", "{out}"], "not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["evaluate", "--model", "nope.keras", "--data", "x.npz"], "not found"),
+        (["fit", "--task", "emotion", "--data", "missing.npz", "--output", "{out}"], "not found"),
+    ],
+)
 def test_bad_input_gives_one_line_error(args, message, tmp_path):
     out = tmp_path / "out"
     r = run_train(*[a.format(out=out) for a in args])
@@ -180,13 +221,11 @@ def test_bad_input_gives_one_line_error(args, message, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_npz, trained,
-                                                                        tmp_path):
+def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_npz, trained, tmp_path):
     teacher = trained
 
     refused = tmp_path / "other_split"
-    r = run_train(*fit_args(emotion_npz["train"], refused, 1, "--teacher", str(teacher),
-                            "--seed", "7"))
+    r = run_train(*fit_args(emotion_npz["train"], refused, 1, "--teacher", str(teacher), "--seed", "7"))
     assert r.returncode == 2 and "validation split" in r.stderr and "Traceback" not in r.stderr
 
     import keras
@@ -195,13 +234,17 @@ def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_
     from train.loop import prepare
     from train.recipes import get_recipe
 
-    base = dict(task="emotion", data=[str(emotion_npz["train"])], output=str(tmp_path / "x"),
-                arch="tiny", recipe=get_recipe("smoke"))
+    base = dict(
+        task="emotion",
+        data=[str(emotion_npz["train"])],
+        output=str(tmp_path / "x"),
+        arch="tiny",
+        recipe=get_recipe("smoke"),
+    )
     plain = prepare(TrainConfig(**base))
     taught = prepare(TrainConfig(**base, teachers=[str(teacher)], distill_weight=0.25))
     probs = keras.models.load_model(teacher / "model.keras").predict(plain.train.x, verbose=0)
-    assert taught.train.target == pytest.approx(0.75 * plain.train.target + 0.25 * probs,
-                                                abs=1e-5)
+    assert taught.train.target == pytest.approx(0.75 * plain.train.target + 0.25 * probs, abs=1e-5)
     assert not (taught.train.target == pytest.approx(plain.train.target, abs=1e-3))
 
     out = tmp_path / "student"
@@ -209,8 +252,10 @@ def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_
     assert r.returncode == 0, r.stderr
     card = json.loads((out / "model.card.json").read_text())
     (entry,) = card["training"]["distillation"]["teachers"]
-    assert entry["sha256"] == json.loads((teacher / "model.card.json").read_text())[
-        "files"]["model.keras"]["sha256"]
+    assert (
+        entry["sha256"]
+        == json.loads((teacher / "model.card.json").read_text())["files"]["model.keras"]["sha256"]
+    )
 
 
 def test_fit_help_lists_every_model_recipe_and_label_source_the_docs_use():

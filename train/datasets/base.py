@@ -70,11 +70,16 @@ class FaceDataset:
             if len(idx) != len(self):
                 raise DatasetError(f"{self.name}: mask of {len(idx)} for {len(self)} images")
             idx = np.flatnonzero(idx)
-        images = (self.images[idx] if isinstance(self.images, np.ndarray)
-                  else [self.images[i] for i in idx])
-        return FaceDataset(name or self.name, images, self.labels[idx], list(self.label_names),
-                           self.order, None if self.soft is None else self.soft[idx],
-                           {k: v[idx] for k, v in self.meta.items()})
+        images = self.images[idx] if isinstance(self.images, np.ndarray) else [self.images[i] for i in idx]
+        return FaceDataset(
+            name or self.name,
+            images,
+            self.labels[idx],
+            list(self.label_names),
+            self.order,
+            None if self.soft is None else self.soft[idx],
+            {k: v[idx] for k, v in self.meta.items()},
+        )
 
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.label_names))

@@ -8,22 +8,42 @@ import numpy as np
 
 from train.datasets.base import DatasetError, read_csv_rows
 
-FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
-                   "contempt", "unknown", "NF")
+FERPLUS_COLUMNS = (
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
+    "unknown",
+    "NF",
+)
 # FER+ column -> FER2013 class id; contempt, unknown and NF have no FER2013 class.
-FERPLUS_TO_FER = {"anger": 0, "disgust": 1, "fear": 2, "happiness": 3, "sadness": 4,
-                  "surprise": 5, "neutral": 6}
+FERPLUS_TO_FER = {
+    "anger": 0,
+    "disgust": 1,
+    "fear": 2,
+    "happiness": 3,
+    "sadness": 4,
+    "surprise": 5,
+    "neutral": 6,
+}
 
 
-def ferplus_to_fer_soft(votes: np.ndarray, columns: list[str] | tuple[str, ...] = FERPLUS_COLUMNS
-                        ) -> np.ndarray:
+def ferplus_to_fer_soft(
+    votes: np.ndarray, columns: list[str] | tuple[str, ...] = FERPLUS_COLUMNS
+) -> np.ndarray:
     """Vote counts (N, 10) to FER2013-ordered distributions (N, 7); rows with no usable vote are 0."""
     votes = np.asarray(votes, dtype=np.float32)
     columns = list(columns)
     missing = [c for c in FERPLUS_TO_FER if c not in columns]
     if missing or votes.ndim != 2 or votes.shape[1] != len(columns):
-        raise DatasetError(f"FER+ votes of shape {votes.shape} with columns {columns} do not hold "
-                           f"one count per column of {', '.join(FERPLUS_COLUMNS)}")
+        raise DatasetError(
+            f"FER+ votes of shape {votes.shape} with columns {columns} do not hold "
+            f"one count per column of {', '.join(FERPLUS_COLUMNS)}"
+        )
     out = np.zeros((len(votes), 7), np.float32)
     for col, fer in FERPLUS_TO_FER.items():
         out[:, fer] = votes[:, columns.index(col)]
@@ -51,20 +71,25 @@ def read_ferplus_csv(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
     wanted = ("usage", "image name") + tuple(c.casefold() for c in FERPLUS_COLUMNS)
     missing = [w for w in wanted if w not in header]
     if missing:
-        raise DatasetError(f"{path} lacks column(s) {', '.join(missing)}; expected Microsoft's "
-                           f"fer2013new.csv header (Usage, Image name, {', '.join(FERPLUS_COLUMNS)})")
+        raise DatasetError(
+            f"{path} lacks column(s) {', '.join(missing)}; expected Microsoft's "
+            f"fer2013new.csv header (Usage, Image name, {', '.join(FERPLUS_COLUMNS)})"
+        )
     cols = [header.index(w) for w in wanted]
     votes = np.zeros((len(body), len(FERPLUS_COLUMNS)), np.uint8)
     usage, names = [], []
     for i, row in enumerate(body):
         if len(row) < len(header):
-            raise DatasetError(f"{path}: data row {i} has {len(row)} fields, the header has "
-                               f"{len(header)}; the file is truncated or malformed")
+            raise DatasetError(
+                f"{path}: data row {i} has {len(row)} fields, the header has "
+                f"{len(header)}; the file is truncated or malformed"
+            )
         try:
             v = [int(row[c]) for c in cols[2:]]
         except ValueError:
-            raise DatasetError(f"{path}: data row {i} has a non-integer vote count; "
-                               "the file is malformed") from None
+            raise DatasetError(
+                f"{path}: data row {i} has a non-integer vote count; the file is malformed"
+            ) from None
         if min(v) < 0 or max(v) > 255:
             raise DatasetError(f"{path}: data row {i} has a vote count outside 0..255")
         votes[i] = v

@@ -26,9 +26,11 @@ _DECODE_FLAGS = {"auto": cv2.IMREAD_ANYCOLOR, "gray": cv2.IMREAD_GRAYSCALE, "rgb
 
 def image_files(folder: Path) -> list[Path]:
     """Image files directly inside ``folder`` (by extension, any case), sorted by name."""
-    return sorted(p for p in Path(folder).iterdir()
-                  if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
-                  and p.is_file())
+    return sorted(
+        p
+        for p in Path(folder).iterdir()
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+    )
 
 
 def read_image(path: Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
@@ -64,8 +66,7 @@ def warn_skipped(where: Path, count: int, what: str, example: str) -> None:
         warnings.warn(f"{where}: skipped {count} {what} (e.g. {example})", stacklevel=3)
 
 
-def load_image_folder(root: Path, label_names: list[str] | None = None,
-                      order: str = "auto") -> FaceDataset:
+def load_image_folder(root: Path, label_names: list[str] | None = None, order: str = "auto") -> FaceDataset:
     """``root/<class>/*.jpg`` -> dataset; classes sorted by name unless ``label_names`` is given.
 
     With ``label_names`` every class folder must be one of them (case-insensitive), and
@@ -87,8 +88,10 @@ def load_image_folder(root: Path, label_names: list[str] | None = None,
         lookup = {n.casefold(): i for i, n in enumerate(names)}
         unknown = [d.name for d in class_dirs if d.name.casefold() not in lookup]
         if unknown:
-            raise DatasetError(f"{root}: folder(s) {', '.join(unknown)} are not among the labels "
-                               f"{', '.join(names)}; rename or remove them")
+            raise DatasetError(
+                f"{root}: folder(s) {', '.join(unknown)} are not among the labels "
+                f"{', '.join(names)}; rename or remove them"
+            )
         ids = {d.name: lookup[d.name.casefold()] for d in class_dirs}
 
     images, labels, paths, skipped = [], [], [], []
@@ -102,8 +105,11 @@ def load_image_folder(root: Path, label_names: list[str] | None = None,
             labels.append(ids[d.name])
             paths.append(f.relative_to(root).as_posix())
     if not images:
-        what = f"none of the {len(skipped)} image files could be decoded" if skipped else \
-            f"no {'/'.join(IMAGE_EXTENSIONS)} files in its class folders"
+        what = (
+            f"none of the {len(skipped)} image files could be decoded"
+            if skipped
+            else f"no {'/'.join(IMAGE_EXTENSIONS)} files in its class folders"
+        )
         raise DatasetError(f"{root}: {what}; nothing to load")
     warn_skipped(root, len(skipped), "unreadable image file(s)", skipped[0] if skipped else "")
 
@@ -111,8 +117,15 @@ def load_image_folder(root: Path, label_names: list[str] | None = None,
         order = "gray" if all(im.ndim == 2 for im in images) else "rgb"
     if order == "rgb":
         images = [to_rgb(im) for im in images]
-    return FaceDataset(root.name, stack_if_same(images), np.array(labels, np.int64), names,
-                       order, None, {"path": np.array(paths, dtype=np.str_)})
+    return FaceDataset(
+        root.name,
+        stack_if_same(images),
+        np.array(labels, np.int64),
+        names,
+        order,
+        None,
+        {"path": np.array(paths, dtype=np.str_)},
+    )
 
 
 def load_fer_folder(root: Path, split: str = "train") -> FaceDataset:
@@ -123,13 +136,17 @@ def load_fer_folder(root: Path, split: str = "train") -> FaceDataset:
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"{root} is not a folder; pass the FER2013 image folder "
-                           "(with train/<emotion>/ and test/<emotion>/)")
+        raise DatasetError(
+            f"{root} is not a folder; pass the FER2013 image folder "
+            "(with train/<emotion>/ and test/<emotion>/)"
+        )
     base = root / split
     if not base.is_dir():
         have = sorted(d.name for d in root.iterdir() if d.is_dir())
-        raise DatasetError(f"{root} has no {split!r} folder (has: {', '.join(have) or 'none'}); "
-                           f"name one with {root}::<split>")
+        raise DatasetError(
+            f"{root} has no {split!r} folder (has: {', '.join(have) or 'none'}); "
+            f"name one with {root}::<split>"
+        )
     ds = load_image_folder(base, label_names=list(EMOTION_LABELS), order="gray")
     ds.name = f"{root.name}_{split}"
     return ds

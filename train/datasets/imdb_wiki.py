@@ -36,8 +36,9 @@ def datenum_year(datenum: float) -> int | None:
         return None
 
 
-def load_imdb_wiki(root: Path, mat: Path | None = None, min_face_score: float = 1.0,
-                   size: int | None = 96) -> FaceDataset:
+def load_imdb_wiki(
+    root: Path, mat: Path | None = None, min_face_score: float = 1.0, size: int | None = 96
+) -> FaceDataset:
     """Gender-labelled crops of ``root`` (the crop folder) that pass the usual filters; RGB.
 
     meta: age (photo year - birth year, -1 outside 0..100 or unknown), path (relative to root).
@@ -52,11 +53,17 @@ def load_imdb_wiki(root: Path, mat: Path | None = None, min_face_score: float = 
     key, fields = _read_struct(mat)
     n = len(fields["full_path"])
     gender, score, second = fields["gender"], fields["face_score"], fields["second_face_score"]
-    keep = (np.isfinite(score) & (score >= min_face_score) & np.isnan(second)
-            & np.isin(gender, list(IMDB_GENDER_TO_LABEL)))
+    keep = (
+        np.isfinite(score)
+        & (score >= min_face_score)
+        & np.isnan(second)
+        & np.isin(gender, list(IMDB_GENDER_TO_LABEL))
+    )
     if not keep.any():
-        raise DatasetError(f"{mat}: none of its {n} entries passes the filters (face_score >= "
-                           f"{min_face_score}, no second face, known gender)")
+        raise DatasetError(
+            f"{mat}: none of its {n} entries passes the filters (face_score >= "
+            f"{min_face_score}, no second face, known gender)"
+        )
 
     images, labels, ages, paths, missing = [], [], [], [], []
     for i in np.flatnonzero(keep):
@@ -73,12 +80,15 @@ def load_imdb_wiki(root: Path, mat: Path | None = None, min_face_score: float = 
         ages.append(_age(fields["dob"][i], fields["photo_taken"][i]))
         paths.append(rel)
     if not images:
-        raise DatasetError(f"{root}: none of the {len(missing)} images that pass the filters "
-                           f"could be read (e.g. {missing[0]}); is {root} the crop folder of {mat}?")
+        raise DatasetError(
+            f"{root}: none of the {len(missing)} images that pass the filters "
+            f"could be read (e.g. {missing[0]}); is {root} the crop folder of {mat}?"
+        )
     warn_skipped(root, len(missing), "missing or unreadable image file(s)", missing[0] if missing else "")
     meta = {"age": np.array(ages, np.int16), "path": np.array(paths, dtype=np.str_)}
-    return FaceDataset(key, stack_if_same(images), np.array(labels, np.int64),
-                       list(GENDER_LABELS), "rgb", None, meta)
+    return FaceDataset(
+        key, stack_if_same(images), np.array(labels, np.int64), list(GENDER_LABELS), "rgb", None, meta
+    )
 
 
 def _age(dob: float, photo_taken: float) -> int:
@@ -96,8 +106,10 @@ def _find_mat(root: Path) -> Path:
     mats = sorted(root.glob("*.mat"))
     if len(mats) == 1:
         return mats[0]
-    raise DatasetError(f"{root} has {'no' if not mats else 'several'} .mat file(s) and no imdb.mat "
-                       "or wiki.mat; pass the metadata file with mat=")
+    raise DatasetError(
+        f"{root} has {'no' if not mats else 'several'} .mat file(s) and no imdb.mat "
+        "or wiki.mat; pass the metadata file with mat="
+    )
 
 
 def _read_struct(mat: Path) -> tuple[str, dict[str, np.ndarray | list[str]]]:
@@ -110,8 +122,9 @@ def _read_struct(mat: Path) -> tuple[str, dict[str, np.ndarray | list[str]]]:
     try:
         data = loadmat(mat)
     except NotImplementedError as e:  # MATLAB v7.3 files are HDF5
-        raise DatasetError(f"{mat} is a MATLAB v7.3 file, which scipy cannot read; "
-                           "re-save it with -v7") from e
+        raise DatasetError(
+            f"{mat} is a MATLAB v7.3 file, which scipy cannot read; re-save it with -v7"
+        ) from e
     except (MatReadError, ValueError, OSError, TypeError) as e:
         raise DatasetError(f"{mat} is not a readable .mat file ({e})") from e
     key = next((k for k in STRUCT_NAMES if k in data), None)
@@ -123,8 +136,10 @@ def _read_struct(mat: Path) -> tuple[str, dict[str, np.ndarray | list[str]]]:
     wanted = ("dob", "photo_taken", "full_path", "gender", "face_score", "second_face_score")
     missing = [w for w in wanted if w not in names]
     if struct.size != 1 or missing:
-        raise DatasetError(f"{mat}: struct {key!r} lacks field(s) {', '.join(missing) or '?'} or is "
-                           "not 1x1; expected the IMDB-WIKI metadata layout")
+        raise DatasetError(
+            f"{mat}: struct {key!r} lacks field(s) {', '.join(missing) or '?'} or is "
+            "not 1x1; expected the IMDB-WIKI metadata layout"
+        )
     s = struct.flat[0]
     fields: dict[str, np.ndarray | list[str]] = {}
     for w in wanted:
@@ -138,8 +153,9 @@ def _read_struct(mat: Path) -> tuple[str, dict[str, np.ndarray | list[str]]]:
     n = len(fields["full_path"])
     bad = [w for w in wanted if len(fields[w]) != n]
     if bad:
-        raise DatasetError(f"{mat}: field(s) {', '.join(bad)} do not have one entry per "
-                           f"full_path ({n}); the file is corrupt")
+        raise DatasetError(
+            f"{mat}: field(s) {', '.join(bad)} do not have one entry per full_path ({n}); the file is corrupt"
+        )
     return key, fields
 
 

@@ -29,8 +29,10 @@ def _open(path: Path) -> np.lib.npyio.NpzFile:
         raise DatasetError(f"{path} not found; pass the path of a .npz file in the shared layout")
     # Checked first: np.load leaks its file handle when a zip-looking file fails to open.
     if not zipfile.is_zipfile(path):
-        raise DatasetError(f"{path} is not a readable .npz file (not a zip archive: truncated, "
-                           "or not written by np.savez); re-copy or re-export it")
+        raise DatasetError(
+            f"{path} is not a readable .npz file (not a zip archive: truncated, "
+            "or not written by np.savez); re-copy or re-export it"
+        )
     try:
         d = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
@@ -79,8 +81,10 @@ def load_npz(path: Path, task: str | None = None) -> FaceDataset:
         if other.label_names != first.label_names or other.order != first.order:
             raise DatasetError(f"parts of {path} disagree on labels or colour")
         if other.images.shape[1:] != first.images.shape[1:]:
-            raise DatasetError(f"parts of {path} disagree on image size "
-                               f"({first.images.shape[1:]} vs {other.images.shape[1:]})")
+            raise DatasetError(
+                f"parts of {path} disagree on image size "
+                f"({first.images.shape[1:]} vs {other.images.shape[1:]})"
+            )
         if (other.soft is None) != (first.soft is None):
             raise DatasetError(f"parts of {path} disagree on having FER+ votes")
     meta_keys = set.intersection(*(set(d.meta) for d in loaded))
@@ -112,8 +116,10 @@ def _load_opened(d: np.lib.npyio.NpzFile, path: Path, task: str | None) -> FaceD
         return _load_blobs(d, name, path)
     split = _raw_split(d)
     if split is None:
-        raise DatasetError(f"{path} has neither x_<split>/y_<split> arrays nor jpeg_blob/"
-                           f"jpeg_offsets/y: not a shared-layout file (keys: {', '.join(d.files)})")
+        raise DatasetError(
+            f"{path} has neither x_<split>/y_<split> arrays nor jpeg_blob/"
+            f"jpeg_offsets/y: not a shared-layout file (keys: {', '.join(d.files)})"
+        )
     x = d[f"x_{split}"]
     if x.dtype != np.uint8 or x.ndim not in (3, 4):
         raise DatasetError(f"{path}: x_{split} must be uint8 (N,H,W[,C]), got {x.dtype} {x.shape}")
@@ -123,8 +129,9 @@ def _load_opened(d: np.lib.npyio.NpzFile, path: Path, task: str | None) -> FaceD
     meta = {k: d[f"{k}_{split}"] for k in RAW_META if f"{k}_{split}" in d.files}
     soft = None
     if "ferplus" in meta:
-        cols = ([str(c) for c in d["ferplus_columns"]] if "ferplus_columns" in d.files
-                else list(FERPLUS_COLUMNS))
+        cols = (
+            [str(c) for c in d["ferplus_columns"]] if "ferplus_columns" in d.files else list(FERPLUS_COLUMNS)
+        )
         soft = ferplus_to_fer_soft(meta["ferplus"], cols)
     order = "gray" if x.ndim == 3 or x.shape[-1] == 1 else "rgb"
     return FaceDataset(name, x, y, names, order, soft, meta)
@@ -148,11 +155,11 @@ def _load_blobs(d: np.lib.npyio.NpzFile, name: str, path: Path) -> FaceDataset:
         raise DatasetError(f"{path} holds no images (jpeg_offsets has {len(off)} entries)")
     if n != len(y) or off[0] != 0 or off[-1] != len(blob) or np.any(np.diff(off) <= 0):
         raise DatasetError(f"{path}: jpeg_offsets do not match jpeg_blob and y; the file is corrupt")
-    first = decode_jpeg(blob[off[0]:off[1]])
+    first = decode_jpeg(blob[off[0] : off[1]])
     images = np.empty((n, *first.shape), np.uint8)
     images[0] = first
     for i in range(1, n):
-        img = decode_jpeg(blob[off[i]:off[i + 1]])
+        img = decode_jpeg(blob[off[i] : off[i + 1]])
         if img.shape != first.shape:
             raise DatasetError(f"{path}: image {i} is {img.shape}, expected {first.shape}")
         images[i] = img

@@ -53,8 +53,9 @@ def load_utkface(folder: Path, size: int | None = None) -> FaceDataset:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise DatasetError(f"{folder} is not a folder; pass the UTKFace folder of "
-                           "age_gender_race_datetime.jpg files")
+        raise DatasetError(
+            f"{folder} is not a folder; pass the UTKFace folder of age_gender_race_datetime.jpg files"
+        )
     if size is not None and size < 1:
         raise DatasetError(f"size must be a positive number of pixels, not {size}")
     images, labels, ages, races, paths = [], [], [], [], []
@@ -78,13 +79,22 @@ def load_utkface(folder: Path, size: int | None = None) -> FaceDataset:
         races.append(race)
         paths.append(f.name)
     if not images:
-        raise DatasetError(f"{folder}: no readable UTKFace images (age_gender_race_datetime.jpg); "
-                           f"{len(malformed)} malformed name(s), {len(unreadable)} unreadable file(s)")
-    warn_skipped(folder, len(malformed), "file(s) whose names are not age_gender_race_datetime.jpg",
-                 malformed[0] if malformed else "")
-    warn_skipped(folder, len(unreadable), "unreadable image file(s)",
-                 unreadable[0] if unreadable else "")
-    meta = {"age": np.array(ages, np.int16), "race": np.array(races, np.int8),
-            "path": np.array(paths, dtype=np.str_)}
-    return FaceDataset(folder.name, stack_if_same(images), np.array(labels, np.int64),
-                       list(GENDER_LABELS), "rgb", None, meta)
+        raise DatasetError(
+            f"{folder}: no readable UTKFace images (age_gender_race_datetime.jpg); "
+            f"{len(malformed)} malformed name(s), {len(unreadable)} unreadable file(s)"
+        )
+    warn_skipped(
+        folder,
+        len(malformed),
+        "file(s) whose names are not age_gender_race_datetime.jpg",
+        malformed[0] if malformed else "",
+    )
+    warn_skipped(folder, len(unreadable), "unreadable image file(s)", unreadable[0] if unreadable else "")
+    meta = {
+        "age": np.array(ages, np.int16),
+        "race": np.array(races, np.int8),
+        "path": np.array(paths, dtype=np.str_),
+    }
+    return FaceDataset(
+        folder.name, stack_if_same(images), np.array(labels, np.int64), list(GENDER_LABELS), "rgb", None, meta
+    )
