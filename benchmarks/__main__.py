@@ -11,10 +11,12 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from contextlib import suppress
 from datetime import datetime, timezone
 from pathlib import Path
 
 from runtime.cli import OneLineParser
+from runtime.metrics import latency_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ("fer2013_publictest.npz", "gender_val.npz")
@@ -38,10 +40,8 @@ def machine() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     for name in ("onnxruntime", "ai-edge-litert", "mediapipe", "opencv-contrib-python", "numpy"):
-        try:
+        with suppress(PackageNotFoundError):
             libs[name] = version(name)
-        except PackageNotFoundError:
-            pass
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -237,11 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     if accuracy_skipped:
         result["accuracy_skipped"] = accuracy_skipped
     if decoded is not None and decoded.decode_ms:
-        import numpy as np
-
         result["decode"] = {
             "source": a.source,
-            "p50_ms": round(float(np.percentile(decoded.decode_ms, 50)), 3),
+            "p50_ms": latency_summary(decoded.decode_ms)["p50_ms"],
         }
     ours = speed[0]
     result["targets"] = {"pipeline_over_detector": ours["pipeline_over_detector"], "ours_fps": ours["fps"]}

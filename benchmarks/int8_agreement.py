@@ -408,7 +408,10 @@ def markdown(report: dict) -> str:
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["rows"]:
-        pct = lambda k: f"{100 * r[k]:.2f} %" if r.get(k) is not None else "–"
+
+        def pct(k: str, r: dict = r) -> str:
+            return f"{100 * r[k]:.2f} %" if r.get(k) is not None else "–"
+
         lines.append(
             f"| {r['model']} | {r['format']} | {r['split']} | {r['n']} | "
             f"{pct('top1_agreement')} | {pct('fp32_accuracy')} | {pct('int8_accuracy')} | "
@@ -511,9 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from runtime.card import card_path_for, read_card
-    from train.datasets.base import DatasetError
-
     from runtime.pipeline import shipped_models
+    from train.datasets.base import DatasetError
 
     folders = [Path(m) for m in a.model] if a.model else list(shipped_models().values())
     cards = {}

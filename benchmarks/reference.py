@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from runtime.cli import OneLineParser
+from runtime.metrics import latency_summary
 
 EMOTION = "face_classification/trained_models/emotion_models/fer2013_mini_XCEPTION.102-0.66.hdf5"
 GENDER = "face_classification/trained_models/gender_models/gender_mini_XCEPTION.21-0.95.hdf5"
@@ -71,16 +72,9 @@ def time_reference(frames: np.ndarray, files: dict[str, Path], warmup: int) -> d
             stages["gender"].append(1000 * tg)
             total.append(1000 * (t2 - t0))
             faces.append(len(boxes))
-    pct = lambda v: (
-        {
-            f"p{q}_ms": round(float(np.percentile(v, q)), 3)  # noqa: E731
-            for q in (50, 95, 99)
-        }
-        | {"mean_ms": round(float(np.mean(v)), 3)}
-    )
     return {
-        "stages": {k: pct(v) for k, v in stages.items()},
-        "frame": pct(total),
+        "stages": {k: latency_summary(v) for k, v in stages.items()},
+        "frame": latency_summary(total),
         "fps": round(1000 / float(np.mean(total)), 2),
         "faces_per_frame": round(float(np.mean(faces)), 2),
     }
@@ -100,7 +94,7 @@ def score_reference(files: dict[str, Path], specs: list[str]) -> dict:
         for task, labels in (("emotion", EMOTION_LABELS), ("gender", GENDER_LABELS)):
             try:
                 ds = load_dataset(spec, task=task)
-            except Exception:  # noqa: BLE001 - a split of the other task
+            except Exception:
                 continue
             if ds.label_names != list(labels):
                 continue

@@ -14,6 +14,7 @@ import numpy as np
 
 from benchmarks.frames import FrameSet
 from runtime.detector import FaceDetector
+from runtime.metrics import latency_summary
 from runtime.overlay import draw
 from runtime.pipeline import Pipeline, RuntimeConfig, StageTimes
 
@@ -44,16 +45,6 @@ class Setting:
         return d
 
 
-def percentiles(ms: list[float]) -> dict[str, float]:
-    a = np.asarray(ms)
-    return {
-        "p50_ms": round(float(np.percentile(a, 50)), 3),
-        "p95_ms": round(float(np.percentile(a, 95)), 3),
-        "p99_ms": round(float(np.percentile(a, 99)), 3),
-        "mean_ms": round(float(a.mean()), 3),
-    }
-
-
 def time_detector(frames: FrameSet, variant: str, warmup: int) -> dict:
     ms = []
     with FaceDetector(variant) as det:
@@ -62,7 +53,7 @@ def time_detector(frames: FrameSet, variant: str, warmup: int) -> dict:
             det.detect(frame)
             if i >= warmup:
                 ms.append(1000 * (time.perf_counter() - t0))
-    return percentiles(ms)
+    return latency_summary(ms)
 
 
 def time_pipeline(frames: FrameSet, setting: Setting, warmup: int) -> dict:
@@ -97,7 +88,7 @@ def time_pipeline(frames: FrameSet, setting: Setting, warmup: int) -> dict:
         }
         return {
             "stages": stages,
-            "frame": percentiles(total),
+            "frame": latency_summary(total),
             "fps": round(1000 / float(np.mean(total)), 2),
             "faces_per_frame": round(float(np.mean(faces)), 2),
         }

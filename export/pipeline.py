@@ -93,7 +93,7 @@ def tool_versions() -> dict:
         from importlib.metadata import version
 
         litert = version("ai-edge-litert")
-    except Exception:  # noqa: BLE001 - only a report field
+    except Exception:
         litert = None
     return {
         "tensorflow": tf.__version__,
@@ -221,7 +221,7 @@ def export_target(
                 for k, v in result.checks.items()
             )
         )
-    except Exception as e:  # noqa: BLE001 - reported per file; the old file stays
+    except Exception as e:
         result.error = str(e).splitlines()[0] if str(e) else type(e).__name__
         kept = " (the previous file is kept)" if final.exists() else ""
         log(f"  {final.name}: FAILED: {result.error}{kept}")

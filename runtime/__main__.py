@@ -153,7 +153,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return first
 
 
-def config_from_args(a: argparse.Namespace, show: bool) -> "RuntimeConfig":
+def config_from_args(a: argparse.Namespace, show: bool) -> RuntimeConfig:
     """The runtime settings the parsed flags describe (also used by benchmarks.pipeline_eval,
     so an evaluation runs exactly what the command line would)."""
     from runtime.pipeline import RuntimeConfig

@@ -41,7 +41,7 @@ class OnnxClassifier:
     input_name: str
 
     @classmethod
-    def open(cls, path: Path, threads: int = 1) -> "OnnxClassifier":
+    def open(cls, path: Path, threads: int = 1) -> OnnxClassifier:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -103,7 +103,7 @@ class LiteRTClassifier:
     _batch: int = 0
 
     @classmethod
-    def open(cls, path: Path, threads: int = 1) -> "LiteRTClassifier":
+    def open(cls, path: Path, threads: int = 1) -> LiteRTClassifier:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as e:

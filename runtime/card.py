@@ -64,7 +64,7 @@ class ModelCard:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelCard":
+    def from_dict(cls, d: dict[str, Any]) -> ModelCard:
         known = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(d) - known)
         if unknown:

@@ -67,7 +67,7 @@ class FaceClassifier:
         return self.card.labels
 
     @classmethod
-    def open(cls, path: Path, threads: int = 1, max_faces: int = 16) -> "FaceClassifier":
+    def open(cls, path: Path, threads: int = 1, max_faces: int = 16) -> FaceClassifier:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(

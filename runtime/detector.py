@@ -142,6 +142,8 @@ class FaceDetector:
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if self._detector is None:
+            raise DetectorError("the face detector is closed; make a new FaceDetector")
         with self._quiet.active():  # set-up lines, sparsity and alignment warnings, any call
             result = self._detector.detect(image)
         h, w = rgb.shape[:2]
@@ -186,7 +188,7 @@ class FaceDetector:
             self._detector = None
             self._quiet.close()
 
-    def __enter__(self) -> "FaceDetector":
+    def __enter__(self) -> FaceDetector:
         return self
 
     def __exit__(self, *exc) -> None:

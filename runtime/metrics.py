@@ -1,7 +1,7 @@
-"""Classification figures from labels and probabilities (numpy only).
+"""Classification figures from labels and probabilities, and latency summaries (numpy only).
 
-Shared by training reports, export verification and the benchmarks so that every
-accuracy in this project is computed one way.
+Shared by training reports, export verification, the runtime's summary and the benchmarks,
+so that every accuracy and every p95 in this project is computed one way.
 """
 
 from __future__ import annotations
@@ -9,6 +9,18 @@ from __future__ import annotations
 import numpy as np
 
 AGE_BANDS = (("under_13", 0, 13), ("13_17", 13, 18), ("adults_18_plus", 18, 10_000))
+LATENCY_PERCENTILES = (50, 95, 99)
+
+
+def latency_summary(ms: np.ndarray | list[float], mean_ms: float | None = None) -> dict[str, float]:
+    """Mean and p50/p95/p99 of times in milliseconds (numpy's linear percentiles). ``mean_ms``
+    overrides the mean where it covers more samples than ``ms`` (a ring of the newest)."""
+    a = np.asarray(ms, np.float64)
+    mean = float(a.mean()) if mean_ms is None else mean_ms
+    return {
+        "mean_ms": round(mean, 3),
+        **{f"p{q}_ms": round(float(np.percentile(a, q)), 3) for q in LATENCY_PERCENTILES},
+    }
 
 
 def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:

@@ -45,7 +45,7 @@ class BoxFlow:
             ys = np.linspace(b.y + 0.25 * b.h, b.y + 0.75 * b.h, g) * s
             points.append(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))
         p0 = np.concatenate(points).astype(np.float32).reshape(-1, 1, 2)
-        p1, status, _ = cv2.calcOpticalFlowPyrLK(self.prev, gray, p0, None, **LK_PARAMS)
+        p1, status, _ = cv2.calcOpticalFlowPyrLK(self.prev, gray, p0, None, **LK_PARAMS)  # type: ignore[call-overload]
         self.prev = gray
         moved = []
         for i, b in enumerate(boxes):

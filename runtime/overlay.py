@@ -24,7 +24,8 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 @lru_cache(maxsize=2048)
 def _text_size(text: str, scale: float) -> tuple[tuple[int, int], int]:
     """Labels come from a small set ("happy 87%"): measure each once, not every frame."""
-    return cv2.getTextSize(text, FONT, scale, _thickness(scale))
+    (w, h), base = cv2.getTextSize(text, FONT, scale, _thickness(scale))
+    return (int(w), int(h)), int(base)
 
 
 def _thickness(scale: float) -> int:
@@ -46,7 +47,7 @@ def _label(img: np.ndarray, text: str, x: int, top: int, colour: tuple[int, int,
     """A filled tag with text, its top-left corner at (x, top), moved inside the frame;
     returns the top of the next line below it."""
     scale = _scale(img)
-    (_, th), base = _text_size(text, scale)
+    (_, th), _ = _text_size(text, scale)
     w, h = _tag_size(text, scale)
     x = min(max(0, x), max(0, img.shape[1] - w))
     top = min(max(0, top), max(0, img.shape[0] - h))

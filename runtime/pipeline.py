@@ -12,17 +12,19 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from runtime.classifier import FaceClassifier, model_path
 from runtime.detector import Detection, FaceDetector
+from runtime.metrics import latency_summary
 from runtime.motion import BoxFlow
 from runtime.overlay import draw
 from runtime.preprocess import applied_rolls
 from runtime.records import FaceResult, FrameResult, Prediction
 from runtime.seen import SeenLog
-from runtime.sinks import JsonLinesSink, PerImageSink, WindowSink, annotated_sink
+from runtime.sinks import Outputs
 from runtime.sources import Source, open_source
 from runtime.stride import stride_policy
 from runtime.tracker import Tracker
@@ -108,9 +110,7 @@ class StageWindow:
         self.total += ms
 
     def summary(self) -> dict[str, float]:
-        recent = self.ring[: min(self.count, len(self.ring))]
-        pct = {f"p{q}_ms": round(float(np.percentile(recent, q, method="lower")), 3) for q in (50, 95, 99)}
-        return {"mean_ms": round(self.total / self.count, 3), **pct}
+        return latency_summary(self.ring[: min(self.count, len(self.ring))], self.total / self.count)
 
 
 @dataclass
@@ -259,7 +259,7 @@ class Pipeline:
         """Distinct faces shown: confirmed tracks in video, faces on still images."""
         return self.images + self.tracker.confirmed_count
 
-    def _classify(self, image, dets: list[Detection], due: list[int]) -> dict[str, dict[int, object]]:
+    def _classify(self, image, dets: list[Detection], due: list[int]) -> dict[str, dict[int, np.ndarray]]:
         """Each task's probabilities for the due faces. The crops are cut here; with more than
         one task and ``parallel_tasks``, the engines then run side by side (each engine call
         releases the GIL), so two models cost about one on a machine with two free cores."""
@@ -314,19 +314,22 @@ class StopSignals:
     object whose finaliser prints a traceback. While the loop waits for a frame (a camera or
     a silent stream) it stops at once."""
 
-    REASONS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
+    REASONS: ClassVar[dict[signal.Signals, str]] = {
+        signal.SIGINT: "interrupted (Ctrl-C)",
+        signal.SIGTERM: "terminated (SIGTERM)",
+    }
 
     def __init__(self) -> None:
         self.reason = ""
         self.busy = False
-        self._previous: dict[int, object] = {}
+        self._previous: dict[signal.Signals, Any] = {}
 
-    def _handler(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+    def _handler(self, signum, frame) -> None:
         self.reason = self.REASONS[signum]
         if not self.busy:
             raise StopRequested(self.reason)
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():  # only it may set handlers
             self._previous = {s: signal.signal(s, self._handler) for s in self.REASONS}
         return self
@@ -348,18 +351,10 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
             )
         pipe = Pipeline(cfg, live=source.live, fps=source.fps)
         stack.callback(pipe.close)
-        json_sink = stack.enter_context(JsonLinesSink(cfg.json)) if cfg.json else None
-        video = stack.enter_context(annotated_sink(cfg.output, source)) if cfg.output else None
-        window = stack.enter_context(WindowSink()) if cfg.show else None
-        if cfg.per_image and not source.still:
-            raise ValueError(
-                f"--per-image needs an image or a folder of images as --source, not {source.name}"
-            )
-        per_image = stack.enter_context(PerImageSink(cfg.per_image, cfg.tasks)) if cfg.per_image else None
+        outputs = Outputs.open(stack, source, cfg.json, cfg.output, cfg.show, cfg.per_image, cfg.tasks)
         tile = source.still if cfg.tile is None else cfg.tile
         frames = faces = 0
         fps = 0.0
-        seen = SeenLog()
         stopped = ""
         start = time.perf_counter()
         frame_iter = iter(source.frames())
@@ -377,17 +372,10 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                     )
                     result.fps = fps
                     t2 = time.perf_counter()
-                    if window or video:
+                    if outputs.draws:
                         draw(frame.image, result)
                     t3 = time.perf_counter()
-                    if json_sink:
-                        json_sink.write(result)
-                    if per_image:
-                        per_image.write(result)
-                    seen.add(result)
-                    if video:
-                        video.write(frame.image, frame.file)
-                    keep_going = window.show(frame.image) if window else True
+                    keep_going = outputs.write(frame.image, result)
                     signals.busy = False
                     t4 = time.perf_counter()
                     pipe.times.add("read", t1 - t0)
@@ -417,5 +405,5 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
             pipe.times.summary(),
             stopped=stopped,
             note=source.note,
-            seen=seen,
+            seen=outputs.seen,
         )

@@ -38,7 +38,7 @@ class Normalization:
     offset: float
 
     @classmethod
-    def minus_one_to_one(cls) -> "Normalization":
+    def minus_one_to_one(cls) -> Normalization:
         """The reference demo's x/255 then (x-0.5)*2, written as one affine map."""
         return cls(scale=2.0 / 255.0, offset=-1.0)
 
@@ -86,7 +86,7 @@ class InputSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "InputSpec":
+    def from_dict(cls, d: dict) -> InputSpec:
         return cls(
             height=int(d["height"]),
             width=int(d["width"]),

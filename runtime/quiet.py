@@ -20,8 +20,8 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import TextIO
 from contextlib import contextmanager
+from typing import TextIO
 
 NATIVE_BANNERS = re.compile(
     r"(All log messages before absl::InitializeLog|Logging before InitGoogle"
@@ -47,7 +47,7 @@ class NativeNoiseFilter:
 
     def __init__(self, noise: re.Pattern = NATIVE_BANNERS) -> None:
         self.noise = noise
-        self._capture = tempfile.TemporaryFile(mode="w+b")
+        self._capture = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - lives with the filter
 
     @contextmanager
     def active(self) -> Iterator[None]:

@@ -12,6 +12,8 @@ import io
 import json
 import os
 import sys
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -19,6 +21,7 @@ import numpy as np
 
 from runtime.card import atomic_write_bytes
 from runtime.records import FrameResult
+from runtime.seen import SeenLog
 from runtime.sources import IMAGE_EXTENSIONS, ImageFilesSource, Source
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".avi")
@@ -42,7 +45,7 @@ class JsonLinesSink:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
-            self.file = open(self.path, "w", encoding="utf-8", buffering=1)
+            self.file = open(self.path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - the sink's lifetime
         except OSError as e:
             raise SinkError(
                 f"cannot write {self.path}: {e.strerror}; check the folder exists and is writable"
@@ -73,12 +76,10 @@ class JsonLinesSink:
                     f"lines before the last are complete"
                 ) from e
         finally:
-            try:
+            with suppress(OSError):  # the buffer that failed above; nothing more can be saved
                 self.file.close()
-            except OSError:
-                pass  # the buffer that failed above; nothing more can be saved
 
-    def __enter__(self) -> "JsonLinesSink":
+    def __enter__(self) -> JsonLinesSink:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -135,7 +136,7 @@ class PerImageSink:
         except OSError as e:
             raise SinkError(f"cannot write {self.path}: {e.strerror}") from e
 
-    def __enter__(self) -> "PerImageSink":
+    def __enter__(self) -> PerImageSink:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -158,13 +159,13 @@ class VideoSink:
         self.pad = (0, 0)
         self.frames = 0
 
-    def write(self, image: np.ndarray, file: str | None = None) -> None:  # noqa: ARG002
+    def write(self, image: np.ndarray, file: str | None = None) -> None:
         if self.writer is None:
             h, w = image.shape[:2]
             self.size = (w, h)
             # MPEG-4 needs even sides: pad a replicated edge rather than lose a pixel row.
             self.pad = (w % 2, h % 2)
-            fourcc = cv2.VideoWriter_fourcc(
+            fourcc = cv2.VideoWriter.fourcc(
                 *("mp4v" if self.path.suffix.lower() in (".mp4", ".m4v") else "MJPG")
             )
             self.writer = cv2.VideoWriter(
@@ -184,7 +185,7 @@ class VideoSink:
             self.writer.release()
             self.writer = None
 
-    def __enter__(self) -> "VideoSink":
+    def __enter__(self) -> VideoSink:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -225,7 +226,7 @@ class ImageSink:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "ImageSink":
+    def __enter__(self) -> ImageSink:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -277,13 +278,66 @@ class WindowSink:
         return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
 
     def close(self) -> None:
-        try:
+        with suppress(cv2.error):
             cv2.destroyWindow(self.title)
-        except cv2.error:
-            pass
 
-    def __enter__(self) -> "WindowSink":
+    def __enter__(self) -> WindowSink:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@dataclass
+class Outputs:
+    """Every output of a run, opened together (each closed by the caller's ExitStack) and
+    written together, frame by frame; ``seen`` keeps what the run saw for its summary."""
+
+    json: JsonLinesSink | None = None
+    frames: VideoSink | ImageSink | None = None
+    window: WindowSink | None = None
+    per_image: PerImageSink | None = None
+    seen: SeenLog = field(default_factory=SeenLog)
+
+    @classmethod
+    def open(
+        cls,
+        stack: ExitStack,
+        source: Source,
+        json: Path | None,
+        output: Path | None,
+        show: bool,
+        per_image: Path | None,
+        tasks: tuple[str, ...],
+    ) -> Outputs:
+        if per_image and not source.still:
+            raise ValueError(
+                f"--per-image needs an image or a folder of images as --source, not {source.name}"
+            )
+        out = cls()
+        if json:
+            out.json = stack.enter_context(JsonLinesSink(json))
+        if output:
+            out.frames = annotated_sink(output, source)
+            stack.callback(out.frames.close)
+        if show:
+            out.window = stack.enter_context(WindowSink())
+        if per_image:
+            out.per_image = stack.enter_context(PerImageSink(per_image, tasks))
+        return out
+
+    @property
+    def draws(self) -> bool:
+        """Whether anyone looks at the frame (a window or an annotated file)."""
+        return self.window is not None or self.frames is not None
+
+    def write(self, image: np.ndarray, result: FrameResult) -> bool:
+        """Write one frame's results everywhere; False once the window asks to stop."""
+        if self.json:
+            self.json.write(result)
+        if self.per_image:
+            self.per_image.write(result)
+        self.seen.add(result)
+        if self.frames:
+            self.frames.write(image, result.file)
+        return self.window.show(image) if self.window else True

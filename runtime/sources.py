@@ -49,7 +49,7 @@ class Source:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "Source":
+    def __enter__(self) -> Source:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -181,7 +181,7 @@ class LatestFrameSource(Source):
                     self._cond.notify()
                 if self._stop.is_set():
                     break
-        except BaseException as e:  # noqa: BLE001 - handed to the consuming thread
+        except BaseException as e:
             self._error = e
         finally:
             with self._cond:
@@ -288,13 +288,15 @@ class DemoSource(Source):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise SourceError(f"{path} is missing; run 'make setup-runtime' to fetch the demo image")
-        self.image, self.n, self.fps, self.size = image, frames, fps, size
+        self.image, self.n, self.size = image, frames, size
+        self.rate = fps
+        self.fps = fps
 
     def frames(self) -> Iterator[Frame]:
         h, w = self.image.shape[:2]
         out_w, out_h = self.size
         for i in range(self.n):
-            t = i / self.fps
+            t = i / self.rate
             zoom = 1.15 + 0.15 * math.sin(2 * math.pi * t / 6)  # the face grows and shrinks
             angle = 6 * math.sin(2 * math.pi * t / 5)  # and tilts a little
             cx = w * (0.45 + 0.05 * math.sin(2 * math.pi * t / 7))

@@ -99,7 +99,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         d = dict(d)
         d["recipe"] = recipe_from_dict(d["recipe"])
         d["normalization"] = Normalization(**d["normalization"])
@@ -113,5 +113,5 @@ class TrainConfig:
         atomic_write_bytes(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
 
     @classmethod
-    def load(cls, path: Path) -> "TrainConfig":
+    def load(cls, path: Path) -> TrainConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))

@@ -70,7 +70,7 @@ class RunState:
         atomic_write_bytes(path, (json.dumps(self.__dict__, indent=2) + "\n").encode())
 
     @classmethod
-    def load(cls, path: Path) -> "RunState":
+    def load(cls, path: Path) -> RunState:
         return cls(**json.loads(Path(path).read_text()))
 
 

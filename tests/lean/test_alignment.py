@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
-from runtime.detector import FaceDetector, eye_roll  # noqa: E402
-from runtime.preprocess import CropRule, upright_crop  # noqa: E402
+from runtime.detector import FaceDetector, eye_roll
+from runtime.preprocess import CropRule, upright_crop
 
 ASTRONAUT = Path(__file__).resolve().parents[2] / "runtime" / "assets" / "astronaut.png"
 RULE = CropRule(scale_x=1.2, scale_y=1.2, shift_y=-0.1)

@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
-from export.calibrate_crop import calibrate  # noqa: E402
-from runtime.card import ModelCard  # noqa: E402
-from runtime.detector import FaceDetector  # noqa: E402
-from runtime.preprocess import Box, CropRule, InputSpec, Normalization, crop, expand_box  # noqa: E402
+from export.calibrate_crop import calibrate
+from runtime.card import ModelCard
+from runtime.detector import FaceDetector
+from runtime.preprocess import Box, CropRule, InputSpec, Normalization, crop, expand_box
 
 ASTRONAUT = Path(__file__).resolve().parents[2] / "runtime" / "assets" / "astronaut.png"
 

@@ -19,6 +19,6 @@ def test_every_trained_model_is_a_row_with_its_tier_and_cost(tmp_path, capsys):
             shipped = rows[json.loads((models_dir() / name / "model.card.json").read_text())["name"]]
             assert shipped["tier"] == tier and shipped["int8_ms"] > 0 and shipped["int8_kib"] > 0
     if "nano" in shipped_index():
-        for task, name in shipped_index()["nano"].items():
+        for name in shipped_index()["nano"].values():
             assert rows[name]["macs_m"] <= 25.0
     assert "| model | tier | M MACs |" in capsys.readouterr().out

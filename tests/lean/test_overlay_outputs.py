@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from runtime.overlay import EMOTION_COLOURS, _label_tops, _tag_size, _scale, draw, status_text
+from runtime.overlay import EMOTION_COLOURS, _label_tops, _scale, _tag_size, draw, status_text
 from runtime.preprocess import Box
 from runtime.records import FaceResult, FrameResult, Prediction
 
@@ -47,7 +47,7 @@ def test_every_label_lands_inside_the_frame(box):
     tops = _label_tops(img, LINES, box.y, box.y + box.h)
     heights = [_tag_size(t, _scale(img))[1] for t in LINES]
     for top, h in zip(tops, heights):
-        assert 0 <= top and top + h <= img.shape[0]
+        assert top >= 0 and top + h <= img.shape[0]
     assert tops == sorted(tops)  # the lines keep their order
     if box.y + box.h + sum(heights) > img.shape[0] and box.y >= sum(heights):
         assert tops[-1] + heights[-1] <= box.y  # moved above the box, not onto the face

@@ -17,8 +17,8 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
-from runtime.pipeline import shipped_models  # noqa: E402
-from runtime.sources import CaptureSource  # noqa: E402
+from runtime.pipeline import shipped_models
+from runtime.sources import CaptureSource
 
 ROOT = Path(__file__).resolve().parents[2]
 ASTRONAUT = ROOT / "runtime" / "assets" / "astronaut.png"
@@ -98,7 +98,7 @@ class FlakyCapture:
         FlakyCapture.opened += 1
         self.left = 3 if FlakyCapture.opened == 1 else 0
 
-    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+    def isOpened(self) -> bool:
         return FlakyCapture.opened == 1
 
     def read(self):

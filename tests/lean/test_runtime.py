@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -19,9 +19,9 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
-from runtime.pipeline import shipped_models  # noqa: E402
-from runtime.preprocess import Box  # noqa: E402
-from runtime.tracker import Tracker  # noqa: E402
+from runtime.pipeline import shipped_models
+from runtime.preprocess import Box
+from runtime.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parents[2]
 ASTRONAUT = ROOT / "runtime" / "assets" / "astronaut.png"

@@ -73,9 +73,8 @@ def test_every_format_is_written_with_a_card_that_describes_it(exported):
             assert card.export["calibration"]["split"].startswith("training part")
     q = read_card(card_path_for(exported / "model.int8.tflite")).files["model.int8.tflite"].extra
     assert q["output_quantization"]["dtype"] == "float32"  # float Softmax: smooth probabilities
-    from ai_edge_litert.interpreter import Interpreter
-
     import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
 
     tensors = Interpreter(model_path=str(exported / "model.int8.tflite")).get_tensor_details()
     int8 = [t for t in tensors if t["dtype"] == np.int8]

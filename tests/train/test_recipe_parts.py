@@ -1,5 +1,7 @@
 """Schedule, augmentation and data split: the pieces a resumed run must reproduce exactly."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -21,7 +23,7 @@ def test_cosine_schedule_warms_up_peaks_and_decays_to_zero():
     assert lrs[0] == pytest.approx(peak / 200)
     assert max(lrs) == pytest.approx(peak) and np.argmax(lrs) in (199, 200)
     assert lrs[-1] < peak * 1e-3
-    assert all(a >= b for a, b in zip(lrs[200:], lrs[201:]))
+    assert all(a >= b for a, b in pairwise(lrs[200:]))
 
 
 def test_plateau_schedule_follows_saved_state():

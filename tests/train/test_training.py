@@ -119,7 +119,7 @@ def test_training_learns_and_evaluate_prints_json(emotion_npz, trained):
 
     r = run_train("results", str(out / "model.card.json"))
     assert r.returncode == 0, r.stderr
-    row = [line for line in r.stdout.splitlines() if "| emo_test |" in line][0]
+    row = next(line for line in r.stdout.splitlines() if "| emo_test |" in line)
     assert f"| {test['accuracy']:.4f} |" in row
 
 
@@ -245,7 +245,7 @@ def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_
     taught = prepare(TrainConfig(**base, teachers=[str(teacher)], distill_weight=0.25))
     probs = keras.models.load_model(teacher / "model.keras").predict(plain.train.x, verbose=0)
     assert taught.train.target == pytest.approx(0.75 * plain.train.target + 0.25 * probs, abs=1e-5)
-    assert not (taught.train.target == pytest.approx(plain.train.target, abs=1e-3))
+    assert taught.train.target != pytest.approx(plain.train.target, abs=1e-3)
 
     out = tmp_path / "student"
     r = run_train(*fit_args(emotion_npz["train"], out, 1, "--teacher", str(teacher)))

@@ -68,4 +68,4 @@ def load_dataset(spec: str | Path, task: str | None = None, fmt: str = "auto") -
     raise DatasetError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
-__all__ = ["DatasetError", "FaceDataset", "FORMATS", "detect_format", "load_dataset"]
+__all__ = ["FORMATS", "DatasetError", "FaceDataset", "detect_format", "load_dataset"]

@@ -64,7 +64,7 @@ class FaceDataset:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, idx: np.ndarray, name: str | None = None) -> "FaceDataset":
+    def subset(self, idx: np.ndarray, name: str | None = None) -> FaceDataset:
         idx = np.asarray(idx)
         if idx.dtype == bool:  # a mask: lists cannot be indexed by it, so turn it into positions
             if len(idx) != len(self):

@@ -68,7 +68,7 @@ def read_ferplus_csv(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
     path = Path(path)
     raw_header, body = read_csv_rows(path, "Microsoft's FER+ fer2013new.csv")
     header = [h.casefold() for h in raw_header]
-    wanted = ("usage", "image name") + tuple(c.casefold() for c in FERPLUS_COLUMNS)
+    wanted = ("usage", "image name", *(c.casefold() for c in FERPLUS_COLUMNS))
     missing = [w for w in wanted if w not in header]
     if missing:
         raise DatasetError(
