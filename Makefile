@@ -18,7 +18,7 @@ EPOCHS_GENDER ?= 25
 SHIPPED_MODELS ?= $(shell $(PYTHON) -c "import json; print(' '.join('trained_models/' + m for t in json.load(open('trained_models/shipped.json')).values() for m in t.values()))")
 
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed train-nano \
-        export run-edge bench emulate-aarch64 check-aarch64 test test-train test-runtime clean
+        export run-edge bench emulate-aarch64 check-aarch64 lint setup-lint test test-train test-runtime clean
 
 help:
 	@echo "make run-edge   realtime emotion + gender on the camera (demo source without one)"
@@ -26,6 +26,7 @@ help:
 	@echo "make train      train the shipped models on $(DATA) (resumes after an interruption)"
 	@echo "make export     ONNX / TFLite exports of trained_models/"
 	@echo "make bench      speed and accuracy benchmarks"
+	@echo "make lint       ruff (lint + format check) on everything, mypy on the runtime"
 
 setup: setup-train setup-runtime
 
@@ -139,6 +140,19 @@ emulate-aarch64: setup-runtime
 # Do the pinned aarch64 wheels exist for Python 3.11 and 3.13? (downloads, no install)
 check-aarch64: setup-runtime
 	$(RUNTIME_PY) scripts/check_aarch64.py
+
+# Lint: ruff's rules and formatting everywhere, mypy on the runtime package (pyproject.toml
+# holds both configurations); pinned in requirements/lint.txt, installed into the runtime venv.
+setup-lint: $(RUNTIME_VENV)/.lint-done
+$(RUNTIME_VENV)/.lint-done: $(RUNTIME_VENV)/.done requirements/lint.txt
+	@echo "== adding ruff and mypy (requirements/lint.txt) to $(RUNTIME_VENV)"
+	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/lint.txt
+	touch $@
+
+lint: setup-lint
+	$(RUNTIME_VENV)/bin/ruff check .
+	$(RUNTIME_VENV)/bin/ruff format --check .
+	$(RUNTIME_VENV)/bin/mypy
 
 # The lean tests run once, in the runtime environment they are about; the training
 # environment runs the training and export tests.

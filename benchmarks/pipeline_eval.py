@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from runtime.cli import OneLineParser
+from runtime.markdown import table
 
 NO_FACE = "no face"
 TASK_LABELS = {
@@ -128,26 +129,18 @@ def markdown(result: dict) -> str:
         "",
         f"Settings: `{result['settings']}`, padding {result['pad']} px, {r['n']} images.",
         "",
-        "| detection rate | accuracy | balanced accuracy |",
-        "| --- | --- | --- |",
-        f"| {100 * r['detection_rate']:.1f} % | {100 * r['accuracy']:.1f} % | "
-        f"{100 * r['balanced_accuracy']:.1f} % |",
-        "",
-        "| class | support | recall |",
-        "| --- | --- | --- |",
     ]
-    lines += [f"| {c} | {r['support'][c]} | {100 * v:.1f} % |" for c, v in r["recall"].items()]
+    lines += table(
+        ["detection rate", "accuracy", "balanced accuracy"],
+        [[f"{100 * r[k]:.1f} %" for k in ("detection_rate", "accuracy", "balanced_accuracy")]],
+        "rrr",
+    )
+    recall = [[c, r["support"][c], f"{100 * v:.1f} %"] for c, v in r["recall"].items()]
+    lines += ["", *table(["class", "support", "recall"], recall, "lrr")]
     cm = r["confusion"]
-    lines += [
-        "",
-        "Confusion (rows: truth, columns: prediction)",
-        "",
-        "| | " + " | ".join(cm["columns"]) + " |",
-        "| --- " * (len(cm["columns"]) + 1) + "|",
-    ]
-    lines += [
-        f"| {row} | " + " | ".join(map(str, counts)) + " |" for row, counts in zip(cm["rows"], cm["counts"])
-    ]
+    lines += ["", "Confusion (rows: truth, columns: prediction)", ""]
+    counts = [[row, *counts] for row, counts in zip(cm["rows"], cm["counts"])]
+    lines += table(["", *cm["columns"]], counts, "l" + "r" * len(cm["columns"]))
     return "\n".join(lines) + "\n"
 
 

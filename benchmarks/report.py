@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runtime.markdown import table
+
 STAGES = ("detect", "preprocess", "emotion", "gender", "track", "draw")
 
 
@@ -12,24 +14,24 @@ def _ms(d: dict | None, key: str = "p50_ms") -> str:
 
 
 def speed_table(result: dict) -> list[str]:
-    lines = [
-        "| setting | faces found / frame | FPS | frame p50 / p95 / p99 ms | "
-        + " | ".join(f"{s} p50" for s in STAGES)
-        + " | detector alone p50 | pipeline ÷ detector |",
-        "|---|---:|---:|---|" + "---:|" * len(STAGES) + "---:|---:|",
-    ]
+    header = ["setting", "faces found / frame", "FPS", "frame p50 / p95 / p99 ms"]
+    header += [f"{s} p50" for s in STAGES] + ["detector alone p50", "pipeline ÷ detector"]
+    rows = []
     for row in result.get("speed", []):
-        s = row["setting"]
-        f = row["frame"]
-        lines.append(
-            f"| {s['backend']} {s['precision']}, {s['threads']} thr, {s['faces']} face(s), "
-            f"{s['resolution']}, {s['detector']}, every {s['classify_every']} | "
-            f"{row['faces_per_frame']:.2f} | {row['fps']:.1f} | "
-            f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f} / {f['p99_ms']:.2f} | "
-            + " | ".join(_ms(row["stages"].get(st)) for st in STAGES)
-            + f" | {_ms(row['detector_alone'])} | {row['pipeline_over_detector']:.2f} |"
+        s, f = row["setting"], row["frame"]
+        rows.append(
+            [
+                f"{s['backend']} {s['precision']}, {s['threads']} thr, {s['faces']} face(s), "
+                f"{s['resolution']}, {s['detector']}, every {s['classify_every']}",
+                f"{row['faces_per_frame']:.2f}",
+                f"{row['fps']:.1f}",
+                f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f} / {f['p99_ms']:.2f}",
+                *(_ms(row["stages"].get(st)) for st in STAGES),
+                _ms(row["detector_alone"]),
+                f"{row['pipeline_over_detector']:.2f}",
+            ]
         )
-    return lines
+    return table(header, rows, "lrrl" + "r" * len(STAGES) + "rr")
 
 
 def stride_table(result: dict) -> list[str]:
@@ -40,58 +42,71 @@ def stride_table(result: dict) -> list[str]:
         f"Strides on {rows[0]['clip']} ({rows[0]['frames']} frames), against detecting and "
         "classifying every frame:",
         "",
-        "| detect every | classify every | ms / frame | detect ms | classify ms | work saved "
-        "| faces missed | box IoU | emotion agrees | gender agrees |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    pct = lambda v: "–" if v is None else f"{100 * v:.1f} %"  # noqa: E731
-    for r in rows:
-        box = "–" if r["mean_iou"] is None else f"{r['mean_iou']:.3f}"
-        lines.append(
-            f"| {r['detect_every']} | {r['classify_every']} | {r['frame_mean_ms']:.2f} | "
-            f"{r['detect_mean_ms']:.2f} | {r['classify_mean_ms']:.2f} | "
-            f"{pct(r['work_saved'])} | {r['missed']} / {r['faces']} | "
-            f"{box} | "
-            f"{pct(r['emotion_agreement'])} | {pct(r['gender_agreement'])} |"
-        )
-    return lines
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{100 * v:.1f} %"
+
+    header = ["detect every", "classify every", "ms / frame", "detect ms", "classify ms", "work saved"]
+    header += ["faces missed", "box IoU", "emotion agrees", "gender agrees"]
+    body = [
+        [
+            r["detect_every"],
+            r["classify_every"],
+            f"{r['frame_mean_ms']:.2f}",
+            f"{r['detect_mean_ms']:.2f}",
+            f"{r['classify_mean_ms']:.2f}",
+            pct(r["work_saved"]),
+            f"{r['missed']} / {r['faces']}",
+            "–" if r["mean_iou"] is None else f"{r['mean_iou']:.3f}",
+            pct(r["emotion_agreement"]),
+            pct(r["gender_agreement"]),
+        ]
+        for r in rows
+    ]
+    return lines + table(header, body, "r" * 10)
 
 
 def reference_lines(result: dict) -> list[str]:
     ref = result.get("reference", {})
     if "skipped" in ref:
         return [f"Reference pipeline: skipped ({ref['skipped']})."]
-    lines = [
-        "| reference pipeline (Haar + Keras per face) | faces found / frame | FPS | "
-        "frame p50 / p95 / p99 ms | detect p50 | emotion p50 | gender p50 |",
-        "|---|---:|---:|---|---:|---:|---:|",
+    header = ["reference pipeline (Haar + Keras per face)", "faces found / frame", "FPS"]
+    header += ["frame p50 / p95 / p99 ms", "detect p50", "emotion p50", "gender p50"]
+    rows = [
+        [
+            name,
+            f"{r['faces_per_frame']:.2f}",
+            f"{r['fps']:.1f}",
+            f"{r['frame']['p50_ms']:.1f} / {r['frame']['p95_ms']:.1f} / {r['frame']['p99_ms']:.1f}",
+            *(_ms(r["stages"][s]) for s in ("detect", "emotion", "gender")),
+        ]
+        for name, r in ref.get("speed", {}).items()
     ]
-    for name, r in ref.get("speed", {}).items():
-        f = r["frame"]
-        lines.append(
-            f"| {name} | {r['faces_per_frame']:.2f} | {r['fps']:.1f} | {f['p50_ms']:.1f} / "
-            f"{f['p95_ms']:.1f} / {f['p99_ms']:.1f} | {_ms(r['stages']['detect'])} | "
-            f"{_ms(r['stages']['emotion'])} | {_ms(r['stages']['gender'])} |"
-        )
-    return lines
+    return table(header, rows, "lrrlrrr")
 
 
 def targets_lines(result: dict) -> list[str]:
     t = result.get("targets", {})
     if not t:
         return []
-    out = ["| target (640x480, one face, 1 thread) | measured | met |", "|---|---:|---|"]
+    rows = []
     if "fps_ratio" in t:
-        out.append(
-            f"| our FPS ≥ 20 × the reference's | {t['fps_ratio']:.1f} × "
-            f"({t['ours_fps']:.1f} vs {t['reference_fps']:.1f} FPS) | "
-            f"{'yes' if t['fps_ratio'] >= 20 else '**no**'} |"
+        rows.append(
+            [
+                "our FPS ≥ 20 × the reference's",
+                f"{t['fps_ratio']:.1f} × ({t['ours_fps']:.1f} vs {t['reference_fps']:.1f} FPS)",
+                "yes" if t["fps_ratio"] >= 20 else "**no**",
+            ]
         )
-    out.append(
-        f"| pipeline time ≤ 1.3 × the detector's alone | {t['pipeline_over_detector']:.2f} × | "
-        f"{'yes' if t['pipeline_over_detector'] <= 1.3 else '**no**'} |"
+    rows.append(
+        [
+            "pipeline time ≤ 1.3 × the detector's alone",
+            f"{t['pipeline_over_detector']:.2f} ×",
+            "yes" if t["pipeline_over_detector"] <= 1.3 else "**no**",
+        ]
     )
-    return out
+    return table(["target (640x480, one face, 1 thread)", "measured", "met"], rows, "lrl")
 
 
 def accuracy_table(result: dict) -> list[str]:
@@ -100,27 +115,27 @@ def accuracy_table(result: dict) -> list[str]:
     if not rows and not ref:
         why = result.get("accuracy_skipped", "no evaluation data given (pass --data FILES)")
         return [f"Accuracy: skipped: {why}."]
-    lines = [
-        "| model | file | split | n | accuracy | balanced | woman / man | adults |",
-        "|---|---|---|---:|---:|---:|---|---:|",
-    ]
 
-    def fmt(name: str, file: str, split: str, m: dict) -> str:
+    def cells(name: str, file: str, split: str, m: dict) -> list[object]:
         wm = m.get("accuracy_by_class", {})
-        wm_s = f"{100 * wm['woman']:.2f} / {100 * wm['man']:.2f}" if "woman" in wm else "–"
         adults = m.get("by_age", {}).get("adults_18_plus", {}).get("accuracy")
-        return (
-            f"| {name} | {file} | {split} | {m['n']} | {100 * m['accuracy']:.2f} % | "
-            f"{100 * m['balanced_accuracy']:.2f} % | {wm_s} | "
-            f"{'–' if adults is None else f'{100 * adults:.2f} %'} |"
-        )
+        return [
+            name,
+            file,
+            split,
+            m["n"],
+            f"{100 * m['accuracy']:.2f} %",
+            f"{100 * m['balanced_accuracy']:.2f} %",
+            f"{100 * wm['woman']:.2f} / {100 * wm['man']:.2f}" if "woman" in wm else "–",
+            "–" if adults is None else f"{100 * adults:.2f} %",
+        ]
 
-    for r in rows:
-        lines.append(fmt(r["model"], r["file"], r["split"], r))
+    body = [cells(r["model"], r["file"], r["split"], r) for r in rows]
     for key, m in ref.items():
         task, split = key.split(":", 1)
-        lines.append(fmt(f"reference mini-Xception ({task})", "hdf5 (Keras)", split, m))
-    return lines
+        body.append(cells(f"reference mini-Xception ({task})", "hdf5 (Keras)", split, m))
+    header = ["model", "file", "split", "n", "accuracy", "balanced", "woman / man", "adults"]
+    return table(header, body, "lllrrrlr")
 
 
 def markdown(result: dict) -> str:

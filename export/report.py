@@ -7,6 +7,7 @@ from pathlib import Path
 
 from export.pipeline import Exported, Held
 from runtime.card import ModelCard, atomic_write_bytes
+from runtime.markdown import table
 
 
 def build_report(
@@ -47,11 +48,9 @@ def write_report(folder: Path, report: dict) -> None:
 
 
 def table_markdown(reports: list[dict]) -> str:
-    lines = [
-        "| model | file | format | precision | size (KiB) | split | accuracy | top-1 agreement "
-        "with Keras | max abs diff | ms per face (1 thread) |",
-        "|---|---|---|---|---:|---|---:|---:|---:|---:|",
-    ]
+    header = ["model", "file", "format", "precision", "size (KiB)", "split", "accuracy"]
+    header += ["top-1 agreement with Keras", "max abs diff", "ms per face (1 thread)"]
+    rows = []
     for rep in reports:
         for row in rep["rows"]:
             for split in rep["splits"]:
@@ -61,9 +60,18 @@ def table_markdown(reports: list[dict]) -> str:
                 diff = f"{c['max_abs_diff']:.1e}" if "max_abs_diff" in c else "–"
                 ms = row["latency_ms_1_thread"]
                 status = "" if row["ok"] else f" **failed: {row['error']}**"
-                lines.append(
-                    f"| {rep['model']} | {row['file']}{status} | {row['format']} | "
-                    f"{row['precision']} | {row['size'] / 1024:.0f} | {split} | {acc} | {agree} | "
-                    f"{diff} | {'–' if ms is None else f'{ms:.3f}'} |"
+                rows.append(
+                    [
+                        rep["model"],
+                        f"{row['file']}{status}",
+                        row["format"],
+                        row["precision"],
+                        f"{row['size'] / 1024:.0f}",
+                        split,
+                        acc,
+                        agree,
+                        diff,
+                        "–" if ms is None else f"{ms:.3f}",
+                    ]
                 )
-    return "\n".join(lines)
+    return "\n".join(table(header, rows, "llllrlrrrr"))

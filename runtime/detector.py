@@ -114,7 +114,10 @@ def aligned_empty(shape: tuple[int, ...], align: int = 64) -> np.ndarray:
 
 
 class FaceDetector:
-    def __init__(self, variant: str = "short", min_score: float = 0.5, threads: int = 0) -> None:
+    """MediaPipe's BlazeFace. It takes no thread count: MediaPipe's Python tasks API sizes its
+    own pool (``--threads`` sets the classifiers' engines only)."""
+
+    def __init__(self, variant: str = "short", min_score: float = 0.5) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ start-up chatter
         path = model_file(variant)
         from mediapipe.tasks.python import BaseOptions, vision

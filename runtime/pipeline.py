@@ -302,6 +302,12 @@ class Pipeline:
             self.pool.shutdown(wait=True)
         self.detector.close()
 
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class StopRequested(Exception):
     """Ctrl-C or SIGTERM while the loop waits for a frame; the reason is the message."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.card import atomic_write_bytes, card_path_for, file_entry, read_card, write_card
+from runtime.markdown import table
 from runtime.preprocess import prepare_crop
 from train.evaluate import Scored, load_keras_model, score, split_name
 
@@ -279,20 +280,21 @@ def record_command(model_path: Path, command: str) -> None:
 
 def results_markdown(card_paths: list[Path]) -> str:
     """One table row per shipped model, straight from the cards (no figure typed by hand)."""
-    lines = [
-        "| model | task | input | params | M MACs | epochs (best) | train time | "
-        "split | n | accuracy | other |",
-        "| --- | --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |",
-    ]
+    header = ["model", "task", "input", "params", "M MACs", "epochs (best)", "train time"]
+    header += ["split", "n", "accuracy", "other"]
+    rows = []
     for path in card_paths:
         card = read_card(Path(path))
         t, a = card.training, card.architecture
-        head = (
-            f"| {card.name} | {card.task} | {card.input.height}x{card.input.width} "
-            f"{card.input.colour} | {a.get('params', 0):,} | {a.get('macs', 0) / 1e6:.0f} | "
-            f"{t.get('epochs_run')} ({t.get('best_epoch')}) | "
-            f"{t.get('train_seconds', 0) / 60:.0f} min"
-        )
+        head = [
+            card.name,
+            card.task,
+            f"{card.input.height}x{card.input.width} {card.input.colour}",
+            f"{a.get('params', 0):,}",
+            f"{a.get('macs', 0) / 1e6:.0f}",
+            f"{t.get('epochs_run')} ({t.get('best_epoch')})",
+            f"{t.get('train_seconds', 0) / 60:.0f} min",
+        ]
         for split, m in card.metrics.items():
             other = []
             if "accuracy_by_class" in m:
@@ -303,5 +305,5 @@ def results_markdown(card_paths: list[Path]) -> str:
                 other.append(f"FER+ majority {m['ferplus_majority_accuracy']:.4f}")
             if "balanced_accuracy" in m:
                 other.append(f"balanced {m['balanced_accuracy']:.4f}")
-            lines.append(f"{head} | {split} | {m.get('n', '')} | {m['accuracy']:.4f} | {'; '.join(other)} |")
-    return "\n".join(lines)
+            rows.append([*head, split, m.get("n", ""), f"{m['accuracy']:.4f}", "; ".join(other)])
+    return "\n".join(table(header, rows, "lllrrlrlrrl"))

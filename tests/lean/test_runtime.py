@@ -365,6 +365,14 @@ def test_a_live_source_strides_only_when_the_machine_falls_behind(fps, strided):
         assert pipe.stride.every == 1 and all(classified)
 
 
+def test_a_pipeline_is_a_context_manager_that_closes_its_detector():
+    from runtime.pipeline import Pipeline, RuntimeConfig
+
+    with Pipeline(RuntimeConfig(tasks=("emotion",))) as pipe:
+        assert pipe.detector._detector is not None
+    assert pipe.detector._detector is None
+
+
 def test_the_pi_profile_runs_the_nano_tier(tmp_path):
     from runtime.__main__ import config_from_args, parse_args
     from runtime.pipeline import Pipeline, shipped_index
