@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=400, help="training images to measure")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    from train.data import load_datasets, stratified_split
+    from train.data import card_split
     from train.datasets.base import DatasetError
 
     try:
@@ -119,15 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             path = path / "model.keras" if path.is_dir() else path
             card_file = card_path_for(path)
             card = read_card(card_file)
-            data = card.training.get("data")
-            if not data:
-                raise ValueError(f"{card_file} names no training data to calibrate on")
-            ds = load_datasets(list(data), card.task)
-            train_idx, _ = stratified_split(
-                ds.labels,
-                float(card.training.get("recipe", {}).get("val_fraction", 0.0)),
-                int(card.training.get("seed", 1)),
-            )
+            ds, split = card_split(card)  # the training part of the split it was trained on
+            train_idx = split.train
             images = (
                 ds.images[train_idx]
                 if isinstance(ds.images, np.ndarray)

@@ -2,8 +2,9 @@
 
 They go through ``train.data.to_arrays`` (hence ``runtime.preprocess``) with no
 augmentation, so the quantizer sees exactly what the runtime will feed the model.
-Only the training part of the carved split is used: the validation faces that
-selected the checkpoint stay unseen, and the evaluation splits are never touched.
+Only the training part of the carved split is used (rebuilt from the card by
+``train.data.card_split``, the rule training used): the validation faces that selected
+the checkpoint stay unseen, and the evaluation splits are never touched.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from runtime.card import ModelCard
-from train.data import load_datasets, stratified_split, to_arrays
+from train.data import card_split, to_arrays
 
 
 @dataclass
@@ -39,15 +40,11 @@ def _allocate(size: int, counts: dict) -> dict:
 
 
 def calibration_set(card: ModelCard, size: int = 512, seed: int = 0, fmt: str = "auto") -> Calibration:
-    t = card.training
-    data = t.get("data")
-    if not data:
-        raise ValueError(
-            f"the card of {card.name} does not name its training data; cannot draw calibration faces"
-        )
-    ds = load_datasets(list(data), card.task, fmt)
-    val_fraction = float(t.get("recipe", {}).get("val_fraction", 0.0))
-    train_idx, _ = stratified_split(ds.labels, val_fraction, int(t.get("seed", 1)))
+    """``size`` faces from the training part of the split the model was trained on; a card
+    that cannot say which split that was (or whose data no longer match it) is refused."""
+    ds, split = card_split(card, fmt)
+    data = card.training["data"]
+    train_idx = split.train
     # Stratified too: a rare class (disgust) must not fall outside the calibrated range.
     rng = np.random.default_rng(seed)
     per_class = {

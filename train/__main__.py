@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.backends import BackendError
     from runtime.card import CardError
     from train.datasets.base import DatasetError
-    from train.loop import ResumeMismatch
+    from train.run_folder import ResumeMismatch
 
     errors = (DatasetError, CardError, BackendError, ResumeMismatch, ValueError, FileNotFoundError)
     with one_line_errors(
@@ -184,10 +184,11 @@ def main(argv: list[str] | None = None) -> int:
 
             configure_threads(a.threads)
             command = "python -m train " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
-            path = train(cfg, restart=a.restart, show_progress=not a.quiet, stop_after_epochs=a.stop_after)
-            if path.name != "model.keras":
-                print(f"paused; run the same command again to resume from {path}")
+            result = train(cfg, restart=a.restart, show_progress=not a.quiet, stop_after_epochs=a.stop_after)
+            if not result.finished or result.model_path is None:
+                print(f"paused; run the same command again to resume from {result.checkpoint}")
                 return 0
+            path = result.model_path
             from train.report import record_command
 
             record_command(path, command)

@@ -16,6 +16,8 @@ import numpy as np
 from runtime.card import card_path_for, file_entry, write_card
 from train.config import TrainConfig
 from train.evaluate import load_keras_model
+from train.inputs import evaluate_arrays, prepare
+from train.run_folder import save_model_atomic
 
 
 def recalls(probs: np.ndarray, y: np.ndarray, shift: float) -> tuple[float, float]:
@@ -44,8 +46,6 @@ def bias_layer(model):
 
 def balance(model_path: Path) -> dict:
     """Shift the model's class-1 logit for equal recall on its validation split; update its card."""
-    from train.loop import evaluate_arrays, prepare, save_model_atomic
-
     model_path = Path(model_path)
     model, card = load_keras_model(model_path)
     if len(card.labels) != 2:

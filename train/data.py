@@ -1,9 +1,19 @@
-"""From dataset files to model-ready arrays: labels chosen, faces prepared, validation carved."""
+"""From dataset files to model-ready arrays: labels chosen, faces prepared, validation carved.
+
+The carved split has one owner, :func:`carve_split`: training (``train.inputs.prepare``),
+int8 calibration (``export.calibration``), crop calibration (``export.calibrate_crop``, in
+the lean runtime environment: nothing here may import TensorFlow or Keras) and the
+``--init-from`` / ``--teacher`` checks all rebuild it through that one function, on the
+same label-selected rows (:func:`training_set`), and compare its fingerprint with the one
+the model's card records (``training.split.train_fingerprint``; older cards have none).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +21,11 @@ from runtime.preprocess import InputSpec, prepare_batch
 from train.datasets import load_dataset
 from train.datasets.base import DatasetError, FaceDataset
 from train.datasets.ferplus import majority
+
+if TYPE_CHECKING:
+    from runtime.card import ModelCard
+
+SPLIT_FINGERPRINT = "train_fingerprint"  # key in the card's training.split
 
 
 @dataclass
@@ -108,6 +123,79 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         val_idx.append(idx[:n_val])
         train_idx.append(idx[n_val:])
     return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
+
+
+@dataclass(frozen=True)
+class Split:
+    """The carved split of a label-selected training set: positions into it, and a fingerprint."""
+
+    train: np.ndarray  # sorted positions of the training rows
+    val: np.ndarray  # sorted positions of the validation rows (checkpoint selection)
+    fingerprint: str  # split_fingerprint(train)
+
+
+def split_fingerprint(train_idx: np.ndarray) -> str:
+    """Short hex sha256 of the sorted training positions (as little-endian int64)."""
+    idx = np.sort(np.asarray(train_idx, dtype=np.int64)).astype("<i8")
+    return hashlib.sha256(idx.tobytes()).hexdigest()[:16]
+
+
+def carve_split(ds: FaceDataset, val_fraction: float, seed: int) -> Split:
+    """THE validation split of a run: stratified by ``ds.labels``, reproducible from the seed.
+
+    ``ds`` must be the label-selected training set (:func:`training_set`): the label source
+    decides which rows exist, hence what the positions mean."""
+    train_idx, val_idx = stratified_split(ds.labels, val_fraction, seed)
+    return Split(train_idx, val_idx, split_fingerprint(train_idx))
+
+
+def validation_rule(val_fraction: float, seed: int) -> str:
+    """How the split was carved, in words (recorded in the card)."""
+    return f"stratified {val_fraction:.0%} of the training data, seed {seed}"
+
+
+def training_set(
+    data: list[str], task: str, labels: str, fmt: str = "auto", limit: int | None = None
+) -> FaceDataset:
+    """The rows a run trains on: its sources, the label source applied, the first ``limit``."""
+    ds = select_labels(load_datasets(list(data), task, fmt), labels)
+    if limit:
+        ds = ds.subset(np.arange(min(limit, len(ds))))
+    return ds
+
+
+def card_split(card: ModelCard, fmt: str = "auto") -> tuple[FaceDataset, Split]:
+    """The label-selected training set and carved split a model was trained on, from its card.
+
+    A card that lacks what the split is rebuilt from (data, label source, seed, the recipe's
+    val_fraction, the split record) is refused, as is one whose recorded fingerprint the
+    rebuilt split does not match: no default could stand in for them without drawing on
+    the faces that selected the model."""
+    t = card.training
+    recipe = t.get("recipe") if isinstance(t.get("recipe"), dict) else {}
+    record = t.get("split") if isinstance(t.get("split"), dict) else None
+    needed = {
+        "training.data": t.get("data") or None,
+        "training.labels": t.get("labels"),
+        "training.seed": t.get("seed"),
+        "training.recipe.val_fraction": recipe.get("val_fraction"),
+        "training.split": record,
+    }
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        raise ValueError(
+            f"the card of {card.name} lacks {', '.join(missing)}: cannot rebuild its training split"
+        )
+    ds = training_set(t["data"], card.task, t["labels"], fmt, record.get("limit"))
+    split = carve_split(ds, float(recipe["val_fraction"]), int(t["seed"]))
+    recorded = record.get(SPLIT_FINGERPRINT)
+    if recorded is not None and recorded != split.fingerprint:
+        raise ValueError(
+            f"the training split of {card.name} rebuilt from {', '.join(t['data'])} does not match "
+            f"its card ({SPLIT_FINGERPRINT} {split.fingerprint}, card {recorded}): the data differ "
+            "from what it was trained on"
+        )
+    return ds, split
 
 
 def to_arrays(

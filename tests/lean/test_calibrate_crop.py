@@ -46,3 +46,38 @@ def test_too_few_faces_is_refused():
     card = ModelCard(name="t", task="emotion", labels=list("abcdefg"), input=spec)
     with pytest.raises(ValueError, match="found faces in only 0 of 40"):
         calibrate(card, flat, "gray", size=40)
+
+
+def _card_in(folder: Path, training: dict) -> Path:
+    from runtime.card import EMOTION_LABELS, write_card
+
+    spec = InputSpec(48, 48, 1, "gray", Normalization.minus_one_to_one())
+    card = ModelCard(name="t", task="emotion", labels=list(EMOTION_LABELS), input=spec, training=training)
+    write_card(card, folder / "model.card.json")
+    return folder
+
+
+def test_a_card_without_its_split_recipe_is_refused_in_one_line(emotion_npz, tmp_path, capsys):
+    """No default val_fraction or seed: they would measure the crop on validation faces."""
+    from export.calibrate_crop import main
+
+    folder = _card_in(tmp_path, {"data": [str(emotion_npz["train"])], "labels": "fer"})
+    assert main(["--model", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot rebuild its training split" in err
+    assert "training.seed, training.recipe.val_fraction, training.split" in err
+
+
+def test_a_card_whose_split_fingerprint_does_not_match_the_data_is_refused(emotion_npz, tmp_path, capsys):
+    from export.calibrate_crop import main
+
+    training = {
+        "data": [str(emotion_npz["train"])],
+        "labels": "fer",
+        "seed": 1,
+        "recipe": {"val_fraction": 0.25},
+        "split": {"train_fingerprint": "0123456789abcdef"},  # another split than these data give
+    }
+    assert main(["--model", str(_card_in(tmp_path, training))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "does not match its card" in err

@@ -7,8 +7,9 @@ import pytest
 
 from train.config import TrainConfig
 from train.data import class_weights, stratified_split
-from train.loop import RunState, learning_rate
 from train.recipes import Augment, get_recipe
+from train.run_folder import RunState
+from train.schedule import end_of_epoch, learning_rate
 
 
 def cfg(recipe: str, **kw) -> TrainConfig:
@@ -30,6 +31,24 @@ def test_plateau_schedule_follows_saved_state():
     c = cfg("seed")
     assert learning_rate(c, 5, 10, RunState(lr=1e-4)) == 1e-4
     assert learning_rate(c, 5, 10, RunState(lr=0.0)) == c.recipe.learning_rate
+
+
+def test_plateau_divides_the_rate_by_ten_after_a_quarter_of_the_patience_without_progress():
+    c = cfg("seed", patience=8)  # two flat epochs
+    state = RunState(lr=1e-3)
+    lrs = []
+    for val_loss in (1.0, 0.9, 0.89995, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85):
+        end_of_epoch(c, state, val_loss)
+        lrs.append(state.lr)
+    assert lrs == pytest.approx([1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-4, 1e-5, 1e-5, 1e-6])
+    assert state.plateau_best_loss == 0.8 and state.plateau_wait == 0
+    floor = RunState(lr=1e-6)
+    for _ in range(4):
+        end_of_epoch(c, floor, 1.0)
+    assert floor.lr == 1e-6  # never below
+    cosine = RunState(lr=1e-3)
+    end_of_epoch(cfg("edge"), cosine, 1.0)
+    assert cosine == RunState(lr=1e-3)  # the cosine schedule keeps no state
 
 
 def test_stratified_split_is_reproducible_and_keeps_proportions():

@@ -107,6 +107,10 @@ def test_training_learns_and_evaluate_prints_json(emotion_npz, trained):
     card = json.loads((out / "model.card.json").read_text())
     test = card["metrics"]["emo_test"]
     assert test["n"] == 210 and test["accuracy"] > 0.4  # 7 classes: chance is 0.14
+    from train.data import carve_split, training_set
+
+    rows = training_set([str(emotion_npz["train"])], "emotion", "fer")
+    assert card["training"]["split"]["train_fingerprint"] == carve_split(rows, 0.25, 1).fingerprint
     for f in ("curves.png", "confusion_emo_test.png", "gradcam_emo_test.png", "metrics.json"):
         assert (out / "report" / f).stat().st_size > 1000
     assert "| disgust |" in (out / "report.md").read_text()
@@ -195,6 +199,11 @@ def test_warm_start_continues_a_model_on_the_same_split_only(emotion_npz, traine
     assert r.returncode == 2 and "validation split" in r.stderr and "Traceback" not in r.stderr
     assert not refused.exists()
 
+    # Same data, seed and rule, but other rows (--limit): the source's fingerprint tells.
+    r = run_train(*fit_args(emotion_npz["train"], refused, 1, "--init-from", str(src), "--limit", "700"))
+    assert r.returncode == 2 and "train_fingerprint" in r.stderr and "Traceback" not in r.stderr
+    assert not refused.exists()
+
     out = tmp_path / "second"
     r = run_train(*fit_args(emotion_npz["train"], out, 1, "--init-from", str(src / "model.keras")))
     assert r.returncode == 0, r.stderr
@@ -231,7 +240,7 @@ def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_
     import keras
 
     from train.config import TrainConfig
-    from train.loop import prepare
+    from train.inputs import prepare
     from train.recipes import get_recipe
 
     base = dict(

@@ -1,0 +1,176 @@
+"""One rule carves the validation split; every consumer rebuilds it and checks its fingerprint."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from export.calibration import calibration_set
+from runtime.card import EMOTION_LABELS, ModelCard
+from runtime.preprocess import InputSpec, Normalization
+from train.config import TrainConfig
+from train.data import (
+    SPLIT_FINGERPRINT,
+    card_split,
+    carve_split,
+    select_labels,
+    split_fingerprint,
+    stratified_split,
+    training_set,
+    validation_rule,
+)
+from train.datasets.base import FaceDataset
+from train.recipes import get_recipe
+from train.run_folder import RunState
+from train.sources import split_problem
+
+
+def write_fer_npz(path: Path, labels: np.ndarray, votes: np.ndarray | None = None) -> Path:
+    """A FER-like training file (noise faces; FER+ votes when given)."""
+    x = np.random.default_rng(len(labels)).integers(0, 256, (len(labels), 48, 48), dtype=np.uint8)
+    extra = {} if votes is None else {"ferplus_train": votes}
+    names = np.array(EMOTION_LABELS)
+    np.savez_compressed(path, x_train=x, y_train=labels.astype(np.uint8), class_names=names, **extra)
+    return path
+
+
+def card_for(data: list[str], labels: str = "fer", seed: int = 1, val_fraction: float = 0.25, **split):
+    """A training card as ``train.loop.finalize`` writes it (only what the split needs)."""
+    spec = InputSpec(48, 48, 1, "gray", Normalization.minus_one_to_one())
+    training = {
+        "data": data,
+        "labels": labels,
+        "seed": seed,
+        "recipe": {"val_fraction": val_fraction},
+        "split": {"validation_rule": validation_rule(val_fraction, seed), **split},
+    }
+    return ModelCard(name="m", task="emotion", labels=list(EMOTION_LABELS), input=spec, training=training)
+
+
+def test_the_split_is_the_one_training_always_carved(emotion_npz):
+    """Pinned figures of the generated 1400-face set, computed by the rule before it moved."""
+    ds = training_set([str(emotion_npz["train"])], "emotion", "fer")
+    s = carve_split(ds, 0.25, 1)  # the smoke recipe's fraction, seed 1
+    assert (len(s.train), len(s.val)) == (1050, 350)
+    assert s.val[:8].tolist() == [10, 17, 18, 19, 21, 23, 29, 33]
+    assert s.fingerprint == "8fd849415b68e80e"
+    tr, va = stratified_split(ds.labels, 0.25, 1)
+    assert np.array_equal(s.train, tr) and np.array_equal(s.val, va)
+    assert carve_split(ds, 0.1, 7).fingerprint == "0524ad90e814d414"
+    assert split_fingerprint(s.train[::-1]) == s.fingerprint  # of the sorted positions
+
+
+def test_a_card_is_rebuilt_to_its_split_and_old_cards_without_a_fingerprint_still_pass(emotion_npz):
+    data = [str(emotion_npz["train"])]
+    ds, s = card_split(card_for(data, **{SPLIT_FINGERPRINT: "8fd849415b68e80e"}))
+    assert len(ds) == 1400 and s.fingerprint == "8fd849415b68e80e"
+    _, old = card_split(card_for(data))  # committed cards predate the fingerprint
+    assert np.array_equal(old.train, s.train)
+    calib = calibration_set(card_for(data, **{SPLIT_FINGERPRINT: s.fingerprint}), size=35)
+    assert len(calib.x) == 35
+
+
+def test_a_card_whose_data_do_not_match_its_fingerprint_is_refused(emotion_npz, tmp_path):
+    other = write_fer_npz(tmp_path / "other_train.npz", np.arange(1300) % 7)
+    card = card_for([str(other)], **{SPLIT_FINGERPRINT: "8fd849415b68e80e"})  # trained on emotion_npz
+    with pytest.raises(ValueError, match="does not match its card") as e:
+        calibration_set(card, size=32)
+    assert len(str(e.value).splitlines()) == 1 and SPLIT_FINGERPRINT in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "drop, named",
+    [
+        (("recipe",), "training.recipe.val_fraction"),
+        (("seed", "labels"), "training.labels, training.seed"),
+        (("split",), "training.split"),
+        (("data",), "training.data"),
+    ],
+)
+def test_a_card_without_its_split_recipe_is_refused_in_one_line(emotion_npz, drop, named):
+    card = card_for([str(emotion_npz["train"])])
+    for key in drop:
+        del card.training[key]
+    with pytest.raises(ValueError, match="cannot rebuild its training split") as e:
+        calibration_set(card, size=32)
+    assert named in str(e.value) and len(str(e.value).splitlines()) == 1
+
+
+def ferplus_votes(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """FER+ votes: a fifth of the rows have no usable vote, the rest a majority that often
+    differs from the FER2013 label."""
+    rng = np.random.default_rng(seed)
+    votes = np.zeros((len(labels), 10), np.uint8)
+    fer_to_col = {0: 4, 1: 5, 2: 6, 3: 1, 4: 3, 5: 2, 6: 0}  # FER2013 id -> FER+ column
+    for i, c in enumerate(labels):
+        if rng.random() < 0.2:
+            votes[i, 8] = 10  # "unknown" only: no usable vote
+        else:
+            votes[i, fer_to_col[int(c) if rng.random() < 0.6 else int(rng.integers(7))]] = 6
+            votes[i, fer_to_col[int(rng.integers(7))]] += 4
+    return votes
+
+
+def test_the_split_is_carved_from_the_label_selected_rows(tmp_path):
+    labels = np.random.default_rng(0).permutation(np.arange(700) % 7)
+    data = [str(write_fer_npz(tmp_path / "ferplus_train.npz", labels, ferplus_votes(labels)))]
+    raw = training_set(data, "emotion", "fer")
+    chosen = training_set(data, "emotion", "ferplus_majority")
+    assert len(chosen) < len(raw)  # rows without a usable vote are gone before the split
+    expected = carve_split(select_labels(raw, "ferplus_majority"), 0.25, 1)
+    for source in ("ferplus_majority", "ferplus_soft"):
+        _, s = card_split(card_for(data, labels=source))
+        assert np.array_equal(s.train, expected.train) and np.array_equal(s.val, expected.val)
+        assert s.fingerprint == expected.fingerprint
+    _, mix = card_split(card_for(data, labels="fer_ferplus_mix"))  # every row, FER2013 labels
+    assert mix.fingerprint == carve_split(raw, 0.25, 1).fingerprint != expected.fingerprint
+    # A card recording the label-selected split is refused if read as another label source.
+    card = card_for(data, labels="fer", **{SPLIT_FINGERPRINT: expected.fingerprint})
+    with pytest.raises(ValueError, match="does not match its card"):
+        card_split(card)
+
+
+def test_a_source_model_on_other_rows_of_the_same_data_is_refused():
+    """--init-from / --teacher: same data and rule, but its fingerprint is another split's."""
+    cfg = TrainConfig(task="emotion", data=["d.npz"], output="o", recipe=get_recipe("smoke"), limit=700)
+    rows = FaceDataset("d", np.zeros((700, 4, 4), np.uint8), np.arange(700) % 7, list(EMOTION_LABELS), "gray")
+    mine = carve_split(rows, cfg.recipe.val_fraction, cfg.seed)
+    card = card_for(["d.npz"], val_fraction=cfg.recipe.val_fraction, **{SPLIT_FINGERPRINT: "0" * 16})
+    problem = split_problem(card, cfg, mine, "hint")
+    assert problem and "validation split" in problem and SPLIT_FINGERPRINT in problem
+    card.training["split"][SPLIT_FINGERPRINT] = mine.fingerprint
+    assert split_problem(card, cfg, mine, "hint") is None
+    del card.training["split"][SPLIT_FINGERPRINT]  # an old card: rule and data decide
+    assert split_problem(card, cfg, mine, "hint") is None
+    cfg.seed = 7
+    assert split_problem(card, cfg, mine, "hint") == "training data or validation split (hint)"
+
+
+def _no_constants(name: str):
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def test_run_state_is_standard_json_and_old_files_with_infinity_still_load(tmp_path):
+    path = tmp_path / "state.json"
+    fresh = RunState(lr=1e-3)
+    assert fresh.plateau_best_loss == math.inf
+    fresh.save(path)
+    d = json.loads(path.read_text(), parse_constant=_no_constants)
+    assert d["plateau_best_loss"] is None
+    assert RunState.load(path) == fresh
+
+    row = {"epoch": 1, "loss": 1.5, "accuracy": 0.4, "val_loss": 1.6, "val_accuracy": 0.3, "lr": 1e-3}
+    done = RunState(epochs_done=1, best_val_accuracy=0.3, best_epoch=1, lr=1e-4, plateau_best_loss=1.6)
+    done.history.append({**row, "seconds": 2.0})
+    done.save(path)
+    json.loads(path.read_text(), parse_constant=_no_constants)
+    assert RunState.load(path) == done
+
+    old = json.dumps(RunState(lr=1e-3).__dict__)  # how state.json was written before
+    assert "Infinity" in old
+    path.write_text(old)
+    assert RunState.load(path) == fresh

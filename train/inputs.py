@@ -1,0 +1,61 @@
+"""What a run trains and selects on: its label-selected rows, carved split, prepared arrays,
+distillation targets and sample weights; and the plain score of a model on such arrays.
+
+Used by the training loop and by ``train.balance`` (which rebuilds a finished run's
+validation split to choose its logit offset).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from train.config import SOFT_LABEL_SOURCES, TrainConfig
+from train.data import Arrays, Split, carve_split, class_weights, to_arrays, training_set
+from train.sources import SourceModel, teacher_source
+
+
+@dataclass
+class Prepared:
+    train: Arrays
+    val: Arrays
+    weights: np.ndarray  # per training sample
+    dataset_name: str
+    counts: list[int]
+    split: Split  # the carved split the arrays come from (its fingerprint goes in the card)
+    teachers: list[SourceModel] = field(default_factory=list)  # --teacher models, verified
+
+
+def prepare(cfg: TrainConfig) -> Prepared:
+    ds = training_set(cfg.data, cfg.task, cfg.labels, cfg.data_format, cfg.limit)
+    if ds.label_names != cfg.label_names:
+        raise ValueError(f"data labels {ds.label_names} do not match the {cfg.task} labels {cfg.label_names}")
+    split = carve_split(ds, cfg.recipe.val_fraction, cfg.seed)
+    spec = cfg.input_spec
+    train = to_arrays(ds, spec, split.train, smoothing_soft=cfg.labels in SOFT_LABEL_SOURCES)
+    val = to_arrays(ds, spec, split.val, smoothing_soft=cfg.labels in SOFT_LABEL_SOURCES)
+    teachers = [teacher_source(t, cfg, split) for t in cfg.teachers]
+    if teachers:
+        w = np.float32(cfg.distill_weight)
+        train.target = (1 - w) * train.target + w * teacher_probabilities(teachers, train.x)
+    cw = class_weights(train.y, len(cfg.label_names), cfg.recipe.class_weight_power)
+    return Prepared(train, val, cw[train.y], ds.name, ds.class_counts().tolist(), split, teachers)
+
+
+def teacher_probabilities(teachers: list[SourceModel], x: np.ndarray) -> np.ndarray:
+    """The mean probabilities of the (checked) teacher models on the prepared training faces."""
+    import keras
+
+    probs = []
+    for t in teachers:
+        model = keras.models.load_model(t.path, safe_mode=True)
+        probs.append(model.predict(x, batch_size=256, verbose=0).astype(np.float32))
+    return np.mean(probs, axis=0)
+
+
+def evaluate_arrays(model, arrays: Arrays, batch_size: int = 256) -> tuple[float, float, np.ndarray]:
+    """(loss, accuracy, probabilities) on prepared arrays, no augmentation."""
+    probs = model.predict(arrays.x, batch_size=batch_size, verbose=0)
+    p = np.clip(probs[np.arange(len(arrays.y)), arrays.y], 1e-7, 1.0)
+    return float(-np.log(p).mean()), float((probs.argmax(1) == arrays.y).mean()), probs
