@@ -14,8 +14,9 @@ RUNTIME_VENV_FLAGS ?= $(if $(wildcard /usr/lib/python3/dist-packages/picamera2),
 EPOCHS_EMOTION ?= 40
 EPOCHS_GENDER ?= 25
 # The models we ship, per tier (accurate: the laptop default; nano: --profile pi):
-# trained_models/shipped.json names them for the runtime and the benchmarks.
-SHIPPED_MODELS ?= $(shell $(PYTHON) -c "import json; print(' '.join('trained_models/' + m for t in json.load(open('trained_models/shipped.json')).values() for m in t.values()))")
+# trained_models/shipped.json names them for the runtime and the benchmarks; runtime.model_folder
+# reads it (standard library only, so the system Python will do before any venv exists).
+SHIPPED_MODELS ?= $(shell $(PYTHON) -m runtime.model_folder shipped)
 
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed train-nano \
         export run-edge bench emulate-aarch64 check-aarch64 lint setup-lint test test-train test-runtime clean

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runtime.backends import open_classifier
-from runtime.card import card_path_for, read_card, verify_file
+from runtime.card import read_card, verify_file
+from runtime.model_folder import card_path, exports
 from train.datasets.base import DatasetError
 from train.evaluate import load_for, metrics_of, predict, split_name
 
@@ -23,13 +24,6 @@ KEEP = (
     "by_age",
     "ferplus_majority_accuracy",
 )
-EXPORTS = (
-    "model.fp32.onnx",
-    "model.int8.onnx",
-    "model.fp32.tflite",
-    "model.fp16.tflite",
-    "model.int8.tflite",
-)
 
 
 def score_models(
@@ -40,12 +34,12 @@ def score_models(
 ) -> list[dict]:
     rows = []
     for task, folder in folders.items():
-        files = [folder / f for f in EXPORTS if (folder / f).is_file()]
+        files = exports(folder)
         for spec in specs:
             try:
                 ds = None
                 for path in files:
-                    card = read_card(card_path_for(path))
+                    card = read_card(card_path(path))
                     verify_file(card, path)
                     if ds is None:
                         ds = load_for(card, spec)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.card import card_path_for, read_card
+from runtime.card import read_card
 from runtime.cli import OneLineParser
-from runtime.pipeline import models_dir, shipped_index
+from runtime.model_folder import card_path, export_path, models_dir, shipped_index
 
 PAD = {"emotion": 80, "gender": 0}  # pipeline_dev's emotion photos need a border (its README)
 
@@ -34,7 +34,7 @@ def int8_ms_per_face(path: Path) -> float:
 
 
 def row(folder: Path, tiers: dict[str, str], pipeline_dev: Path | None) -> dict:
-    card = read_card(card_path_for(folder / "model.keras"))
+    card = read_card(card_path(folder))
     out = {
         "model": card.name,
         "task": card.task,
@@ -43,7 +43,7 @@ def row(folder: Path, tiers: dict[str, str], pipeline_dev: Path | None) -> dict:
         "weights_k": round(card.architecture["params"] / 1e3),
         "metrics": {k: v for k, v in card.metrics.items() if k != "validation"},
     }
-    int8 = folder / "model.int8.onnx"
+    int8 = export_path(folder, "onnx", "int8")
     if int8.is_file():
         out["int8_kib"] = round(int8.stat().st_size / 1024)
         out["int8_ms"] = round(int8_ms_per_face(int8), 3)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     a = p.parse_args(argv)
     tiers = {name: tier for tier, tasks in shipped_index().items() for name in tasks.values()}
-    folders = sorted(f for f in models_dir().iterdir() if (f / "model.card.json").is_file())
+    folders = sorted(f for f in models_dir().iterdir() if card_path(f).is_file())
     rows = [row(f, tiers, a.pipeline_dev) for f in folders]
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1) + "\n")

@@ -39,10 +39,11 @@ from pathlib import Path
 import numpy as np
 
 from runtime.cli import OneLineParser
+from runtime.model_folder import BACKENDS, card_path, export_path
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ("fer_woman2.mp4", "fer_test.mp4", "face_recognition_short_hamilton_clip.mp4")
-FORMATS = ("onnx", "tflite")
+FORMATS = tuple(BACKENDS)
 CLIP_SPLIT = "clips"
 
 
@@ -312,7 +313,7 @@ def measure(
     references = references or {}
     for folder in folders:
         for fmt in formats:
-            f32, i8 = folder / f"model.fp32.{fmt}", folder / f"model.int8.{fmt}"
+            f32, i8 = export_path(folder, fmt, "fp32"), export_path(folder, fmt, "int8")
             if not (f32.is_file() and i8.is_file()):
                 log(f"  {folder.name}: no {f32.name} / {i8.name}, skipped")
                 continue
@@ -513,14 +514,14 @@ def main(argv: list[str] | None = None) -> int:
         a.markdown_from.with_suffix(".md").write_text(markdown(report))
         return 0
 
-    from runtime.card import card_path_for, read_card
-    from runtime.pipeline import shipped_models
+    from runtime.card import read_card
+    from runtime.model_folder import shipped_models
     from train.datasets.base import DatasetError
 
     folders = [Path(m) for m in a.model] if a.model else list(shipped_models().values())
     cards = {}
     for folder in folders:
-        card = read_card(card_path_for(folder / "model.keras"))
+        card = read_card(card_path(folder))
         cards[card.name] = card
     by_folder = dict(zip([f.name for f in folders], cards))
     cpu = cpu_info()
@@ -549,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             frames = detect_clip_boxes(clips)
             for folder in folders:
                 name = by_folder[folder.name]
-                clf = FaceClassifier.open(folder / "model.fp32.onnx")
+                clf = FaceClassifier.open(export_path(folder, "onnx", "fp32"))
                 inputs[name][CLIP_SPLIT] = prepare_clip_faces(clf, frames, a.align)
         for name, splits in inputs.items():
             print(f"{name}: " + ", ".join(f"{s} {len(f.x)} faces" for s, f in splits.items()), flush=True)

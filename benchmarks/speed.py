@@ -15,6 +15,7 @@ import numpy as np
 from benchmarks.frames import FrameSet
 from runtime.detector import FaceDetector
 from runtime.metrics import latency_summary
+from runtime.model_folder import EXPORTS
 from runtime.overlay import draw
 from runtime.pipeline import Pipeline, RuntimeConfig, StageTimes
 
@@ -113,8 +114,7 @@ def sweep(baseline: Setting, threads: list[int], quick: bool) -> list[Setting]:
 
     for t in threads:
         add(replace(baseline, threads=t))
-    formats = [("onnx", "fp32"), ("onnx", "int8"), ("tflite", "fp32"), ("tflite", "fp16"), ("tflite", "int8")]
-    for backend, precision in formats[: 2 if quick else None]:
+    for backend, precision in EXPORTS[: 2 if quick else None]:
         add(replace(baseline, backend=backend, precision=precision))
     for faces in [4] if quick else [4, 8]:  # several faces are small: the full-range model
         add(replace(baseline, faces=faces, detector="full"))

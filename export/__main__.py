@@ -8,16 +8,27 @@ from pathlib import Path
 
 from export.pipeline import TARGETS, Target
 from runtime.cli import OneLineParser, one_line_errors
+from runtime.model_folder import KERAS, normalize_precision
+
+
+def _target_name(name: str) -> str:
+    """``format:precision`` with the precision spelled fp32 | fp16 | int8 (``onnx:float32``,
+    the old spelling, still names ``onnx:fp32``)."""
+    fmt, _, precision = name.partition(":")
+    try:
+        return f"{fmt}:{normalize_precision(precision)}"
+    except ValueError:
+        return name
 
 
 def parse_targets(names: list[str] | None) -> tuple[Target, ...]:
     if not names:
         return TARGETS
     by_name = {f"{t.format}:{t.precision}": t for t in TARGETS}
-    unknown = [n for n in names if n not in by_name]
+    unknown = [n for n in names if _target_name(n) not in by_name]
     if unknown:
         raise ValueError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(by_name)}")
-    return tuple(by_name[n] for n in names)
+    return tuple(by_name[_target_name(n)] for n in names)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="+",
         metavar="FORMAT:PRECISION",
-        help="export only these, e.g. onnx:int8 tflite:float16",
+        help="export only these, e.g. onnx:int8 tflite:fp16",
     )
     p.add_argument("--calib-size", type=int, default=512, help="calibration faces for int8")
     p.add_argument("--seed", type=int, default=0, help="seed of the calibration draw")
@@ -75,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = _folder(m)
             specs = a.eval if a.eval is not None else _run_eval_specs(folder)
             records, held, card, path = export_model(
-                folder / "model.keras", specs, targets, a.calib_size, a.seed, a.threads, a.format
+                folder / KERAS, specs, targets, a.calib_size, a.seed, a.threads, a.format
             )
             report = build_report(card, path, held, records, read_report(folder))
             write_report(folder, report)

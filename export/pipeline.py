@@ -18,14 +18,8 @@ import numpy as np
 from export.calibration import Calibration, calibration_set
 from export.verify import ExportError, check_int8_graph, check_onnx_graph, compare, failures
 from runtime.backends import LiteRTClassifier, open_classifier, single_face_ms
-from runtime.card import (
-    ONNX_CARD_KEY,
-    ModelCard,
-    card_path_for,
-    card_to_json,
-    file_entry,
-    write_card,
-)
+from runtime.card import ONNX_CARD_KEY, ModelCard, card_to_json, file_entry, write_card
+from runtime.model_folder import EXPORTS, KERAS, card_path, card_precision, export_name, keras_path
 from train.datasets.base import FaceDataset
 from train.evaluate import load_for, load_keras_model, metrics_of, predict, split_name
 from train.report import summary
@@ -33,22 +27,15 @@ from train.report import summary
 
 @dataclass(frozen=True)
 class Target:
-    format: str  # onnx | tflite
-    precision: str  # float32 | float16 | int8
+    format: str  # a backend: onnx | tflite
+    precision: str  # fp32 | fp16 | int8 (cards and reports record it as card_precision spells it)
 
     @property
     def filename(self) -> str:
-        short = {"float32": "fp32", "float16": "fp16", "int8": "int8"}[self.precision]
-        return f"model.{short}.{self.format}"
+        return export_name(self.format, self.precision)
 
 
-TARGETS = (
-    Target("onnx", "float32"),
-    Target("onnx", "int8"),
-    Target("tflite", "float32"),
-    Target("tflite", "float16"),
-    Target("tflite", "int8"),
-)
+TARGETS = tuple(Target(backend, precision) for backend, precision in EXPORTS)
 
 
 @dataclass
@@ -74,7 +61,7 @@ class Exported:
         return {
             "file": self.path.name,
             "format": self.target.format,
-            "precision": self.target.precision,
+            "precision": card_precision(self.target.precision),
             "ok": self.ok,
             "size": self.size,
             "checks": self.checks,
@@ -121,7 +108,7 @@ def _convert(model, card: ModelCard, target: Target, calib: Calibration) -> byte
             check_onnx_graph(quantized)
             check_int8_graph(quantized)  # same answers on every CPU class, smooth output
         return data
-    return convert.to_tflite(model, card, target.precision, lambda: calib.batches(1))
+    return convert.to_tflite(model, card, card_precision(target.precision), lambda: calib.batches(1))
 
 
 def _quantization_recipe() -> dict:
@@ -187,9 +174,9 @@ def export_target(
             metrics=metrics,
             files={},
             export={
-                "source": {"file": "model.keras", "sha256": source_sha},
+                "source": {"file": KERAS, "sha256": source_sha},
                 "format": target.format,
-                "precision": target.precision,
+                "precision": card_precision(target.precision),
                 "tools": tool_versions(),
                 "calibration": calib.source if target.precision == "int8" else None,
                 **(
@@ -208,10 +195,10 @@ def export_target(
                 raise ExportError("embedding the card changed the model's outputs")
             clf = again
         result.latency_ms = single_face_ms(clf, calib.x[0]) if len(calib.x) else None
-        entry = file_entry(tmp, target.format, target.precision, **extra)
+        entry = file_entry(tmp, target.format, card_precision(target.precision), **extra)
         out_card.files = {final.name: entry}
         os.replace(tmp, final)
-        write_card(out_card, card_path_for(final))
+        write_card(out_card, card_path(final))
         result.ok, result.size = True, entry.size
         log(
             f"  {final.name}: ok, {entry.size / 1024:.0f} KiB, "
@@ -242,8 +229,7 @@ def export_model(
 ) -> tuple[list[Exported], list[Held], ModelCard, Path]:
     """Export every target of one model: one record per target (ok or not), the held-out
     splits with Keras's answers, the source card and model path."""
-    model_path = Path(model_path)
-    model_path = model_path / "model.keras" if model_path.is_dir() else model_path
+    model_path = keras_path(model_path)
     model, card = load_keras_model(model_path)
     if not eval_specs:
         raise ValueError(f"{model_path}: give held-out data to verify against (--eval)")

@@ -28,16 +28,16 @@ class Limits:
     max_accuracy_drop: float | None = None  # accuracy points, on each evaluation split
 
 
-# float32 must be the same model. float16 stores weights in half precision (11-bit
+# fp32 must be the same model. fp16 stores weights in half precision (11-bit
 # mantissa, about 5e-4 relative per weight), so it is held to the same top-1 rule and a
 # looser probability bound. int8 must give the same answer as Keras on at least 98.5 % of
 # faces and cost at most 0.3 points on every split; its probabilities differ by more than
 # a float file's (up to about 0.15 measured), so they are not bounded one by one. Passing
 # here says little about other CPUs, whose int8 kernels differ: ``check_int8_graph`` refuses
 # the graphs known to answer differently elsewhere.
-LIMITS = {
-    "float32": Limits(min_top1_agreement=0.999, max_abs_diff=1e-4),
-    "float16": Limits(min_top1_agreement=0.995, max_abs_diff=5e-3, max_accuracy_drop=0.3),
+LIMITS = {  # by precision: runtime.model_folder.PRECISIONS
+    "fp32": Limits(min_top1_agreement=0.999, max_abs_diff=1e-4),
+    "fp16": Limits(min_top1_agreement=0.995, max_abs_diff=5e-3, max_accuracy_drop=0.3),
     "int8": Limits(min_top1_agreement=0.985, max_accuracy_drop=0.3),
 }
 
@@ -152,6 +152,118 @@ PASS_THROUGH = {
 }
 
 
+Quantized = tuple[np.dtype, np.ndarray | None]  # integer type; weight values, None for an activation
+
+
+class _Graph:
+    """Lookups into an ONNX graph: its constants (initializers and Constant nodes) and the
+    node that produces each tensor."""
+
+    def __init__(self, proto) -> None:
+        g = proto.graph
+        self.nodes = g.node
+        self.outputs = g.output
+        self.inits = {t.name: t for t in g.initializer}
+        self.producer = {o: n for n in g.node for o in n.output}
+        self.const = {
+            n.output[0]: n.attribute[0].t
+            for n in g.node
+            if n.op_type == "Constant" and n.attribute and n.attribute[0].type == 4
+        }
+
+    def tensor(self, name: str) -> np.ndarray | None:
+        """A constant's values; None for a computed tensor."""
+        from onnx import numpy_helper
+
+        t = self.inits.get(name) or self.const.get(name)
+        return None if t is None else numpy_helper.to_array(t)
+
+    def quantized(self, name: str) -> Quantized | None:
+        """(integer dtype, weight values or None for an activation) of a DQ-fed input."""
+        node = self.producer.get(name)
+        if node is None or node.op_type != "DequantizeLinear":
+            return None
+        data = self.tensor(node.input[0])
+        if data is not None:
+            return data.dtype, data
+        zp = node.input[2] if len(node.input) > 2 and node.input[2] else None
+        zero = self.tensor(zp) if zp else None
+        return (zero.dtype if zero is not None else np.dtype(np.uint8)), None
+
+
+def _compute_inputs(g: _Graph, node) -> list[Quantized]:
+    """The quantized inputs of a compute node (activation and weights), whatever its form:
+    QLinear ops, integer ops, or a float op fed by DequantizeLinear (QDQ)."""
+    if node.op_type in ("QLinearConv", "QLinearMatMul"):  # x, x_scale, x_zp, w, ...
+        zx = g.tensor(node.input[2]) if len(node.input) > 2 else None
+        w = g.tensor(node.input[3])
+        ins: list[Quantized] = [((zx.dtype if zx is not None else np.dtype(np.uint8)), None)]
+        return [*ins, (w.dtype, w)] if w is not None else ins
+    if node.op_type in ("ConvInteger", "MatMulInteger"):
+        tensors = [g.tensor(i) for i in node.input[:2]]
+        return [(w.dtype, w) if w is not None else (np.dtype(np.uint8), None) for w in tensors]
+    return [q for q in (g.quantized(i) for i in node.input[:2]) if q is not None]
+
+
+def _saturating_weights(node, ins: list[Quantized]) -> list[str]:
+    """The int8 weights of one node that exceed SAFE_U8S8_WEIGHT and meet 8-bit activations."""
+    # int8 activations count too: on x86-64 onnxruntime shifts them to uint8 and runs the
+    # same U8S8 kernels (S8S8 measured at 88.7 % agreement under an emulated Haswell)
+    activation_8bit = any(w is None and d in (np.uint8, np.int8) for d, w in ins)
+    problems = []
+    for d, w in ins:
+        if w is not None and d == np.int8 and activation_8bit:
+            worst = int(np.abs(w.astype(np.int32)).max()) if w.size else 0
+            if worst > SAFE_U8S8_WEIGHT:
+                problems.append(f"{node.op_type} {node.name or node.output[0]} (int8 weights up to {worst})")
+    return problems
+
+
+def _check_saturation(g: _Graph) -> None:
+    problems = [
+        p
+        for node in g.nodes
+        if node.op_type in COMPUTE_OPS
+        for p in _saturating_weights(node, _compute_inputs(g, node))
+    ]
+    if problems:
+        raise ExportError(
+            f"int8 weights outside [-{SAFE_U8S8_WEIGHT}, {SAFE_U8S8_WEIGHT}] meet 8-bit "
+            f"activations in {len(problems)} layer(s), e.g. {problems[0]}: onnxruntime's U8S8 "
+            "kernels saturate on x86-64 CPUs with AVX2 and no VNNI, so the file would answer "
+            "differently there; quantize with 7-bit weights (reduce_range)"
+        )
+
+
+def _check_output(g: _Graph, out) -> None:
+    """A graph output must be float and not come, through pass-through ops only, from a
+    dequantized activation."""
+    from onnx import TensorProto
+
+    if out.type.tensor_type.elem_type not in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE):
+        raise ExportError(
+            f"graph output {out.name} is an integer tensor: probabilities "
+            "would come in steps; keep the output in float"
+        )
+    seen, stack = set(), [out.name]
+    while stack:
+        name = stack.pop()
+        node = g.producer.get(name)
+        if node is None or name in seen:
+            continue
+        seen.add(name)
+        if (
+            node.op_type == "DequantizeLinear" and name not in g.inits and g.tensor(node.input[0]) is None
+        ):  # an activation, not a weight
+            raise ExportError(
+                f"graph output {out.name} is computed from the quantized tensor "
+                f"{node.input[0]}: probabilities would come in steps of its scale; keep the "
+                "Softmax and the last dense layer in float (export.quantize float_head)"
+            )
+        if node.op_type in PASS_THROUGH:
+            stack += [i for i in node.input if i]
+
+
 def check_int8_graph(proto) -> None:
     """Refuse an int8 ONNX graph whose answers would depend on the CPU or come in steps.
 
@@ -161,91 +273,7 @@ def check_int8_graph(proto) -> None:
     * a graph output (the probabilities) or the logits before its Softmax dequantized from
       8 bits: they would come in steps of the output scale (1/256 for a Softmax).
     """
-    from onnx import TensorProto, numpy_helper
-
-    g = proto.graph
-    inits = {t.name: t for t in g.initializer}
-    producer = {o: n for n in g.node for o in n.output}
-    const = {
-        n.output[0]: n.attribute[0].t
-        for n in g.node
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].type == 4
-    }
-
-    def tensor(name):
-        t = inits.get(name) or const.get(name)
-        return None if t is None else numpy_helper.to_array(t)
-
-    def dtype_of(name):  # the element type of a quantized tensor, by its zero point or data
-        t = inits.get(name) or const.get(name)
-        return None if t is None else t.data_type
-
-    def quantized(name):
-        """(integer dtype, weight values or None for an activation) of a DQ-fed input."""
-        node = producer.get(name)
-        if node is None or node.op_type != "DequantizeLinear":
-            return None
-        data = tensor(node.input[0])
-        if data is not None:
-            return data.dtype, data
-        zp = node.input[2] if len(node.input) > 2 and node.input[2] else None
-        return (tensor(zp).dtype if zp and tensor(zp) is not None else np.dtype(np.uint8)), None
-
-    problems = []
-    for node in g.node:
-        if node.op_type not in COMPUTE_OPS:
-            continue
-        if node.op_type in ("QLinearConv", "QLinearMatMul"):  # x, x_scale, x_zp, w, ...
-            zx = tensor(node.input[2]) if len(node.input) > 2 else None
-            w = tensor(node.input[3])
-            ins = [((zx.dtype if zx is not None else np.dtype(np.uint8)), None)]
-            if w is not None:
-                ins.append((w.dtype, w))
-        elif node.op_type in ("ConvInteger", "MatMulInteger"):
-            ins = []
-            for i in node.input[:2]:
-                w = tensor(i)
-                ins.append((w.dtype, w) if w is not None else (np.dtype(np.uint8), None))
-        else:
-            ins = [q for q in (quantized(i) for i in node.input[:2]) if q is not None]
-        # int8 activations count too: on x86-64 onnxruntime shifts them to uint8 and runs the
-        # same U8S8 kernels (S8S8 measured at 88.7 % agreement under an emulated Haswell)
-        activation_8bit = any(w is None and d in (np.uint8, np.int8) for d, w in ins)
-        for d, w in ins:
-            if w is not None and d == np.int8 and activation_8bit:
-                worst = int(np.abs(w.astype(np.int32)).max()) if w.size else 0
-                if worst > SAFE_U8S8_WEIGHT:
-                    problems.append(
-                        f"{node.op_type} {node.name or node.output[0]} (int8 weights up to {worst})"
-                    )
-    if problems:
-        raise ExportError(
-            f"int8 weights outside [-{SAFE_U8S8_WEIGHT}, {SAFE_U8S8_WEIGHT}] meet 8-bit "
-            f"activations in {len(problems)} layer(s), e.g. {problems[0]}: onnxruntime's U8S8 "
-            "kernels saturate on x86-64 CPUs with AVX2 and no VNNI, so the file would answer "
-            "differently there; quantize with 7-bit weights (reduce_range)"
-        )
-
-    for out in g.output:
-        if out.type.tensor_type.elem_type not in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE):
-            raise ExportError(
-                f"graph output {out.name} is an integer tensor: probabilities "
-                "would come in steps; keep the output in float"
-            )
-        seen, stack = set(), [out.name]
-        while stack:
-            name = stack.pop()
-            node = producer.get(name)
-            if node is None or name in seen:
-                continue
-            seen.add(name)
-            if (
-                node.op_type == "DequantizeLinear" and name not in inits and tensor(node.input[0]) is None
-            ):  # an activation, not a weight
-                raise ExportError(
-                    f"graph output {out.name} is computed from the quantized tensor "
-                    f"{node.input[0]}: probabilities would come in steps of its scale; keep the "
-                    "Softmax and the last dense layer in float (export.quantize float_head)"
-                )
-            if node.op_type in PASS_THROUGH:
-                stack += [i for i in node.input if i]
+    g = _Graph(proto)
+    _check_saturation(g)
+    for out in g.outputs:
+        _check_output(g, out)

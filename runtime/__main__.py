@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.cli import OneLineParser
-from runtime.profiles import PROFILES, TIERS
+from runtime.model_folder import BACKENDS, PRECISIONS, TIERS
+from runtime.profiles import PROFILES
 
 if TYPE_CHECKING:
     from runtime.pipeline import RuntimeConfig
@@ -35,9 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="BlazeFace short-range (faces within ~2 m, default) or full-range",
     )
     p.add_argument("--min-score", type=float, default=0.5, help="detector confidence threshold")
-    p.add_argument(
-        "--tasks", default="emotion,gender", help="comma-separated: emotion, gender, or both (default)"
-    )
+    p.add_argument("--tasks", default=None, help="comma-separated: emotion, gender, or both (default)")
     p.add_argument(
         "--tier",
         choices=TIERS,
@@ -57,10 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="model folder or exported file (default: the shipped model)",
     )
-    p.add_argument("--backend", choices=("onnx", "tflite"), default="onnx")
+    p.add_argument("--backend", choices=tuple(BACKENDS), default="onnx")
     p.add_argument(
         "--precision",
-        choices=("fp32", "fp16", "int8"),
+        choices=PRECISIONS,
         default="int8",
         help="which export to run (fp16 exists for tflite only)",
     )
@@ -156,15 +155,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def config_from_args(a: argparse.Namespace, show: bool) -> RuntimeConfig:
     """The runtime settings the parsed flags describe (also used by benchmarks.pipeline_eval,
     so an evaluation runs exactly what the command line would)."""
+    from runtime.model_folder import tasks
     from runtime.pipeline import RuntimeConfig
 
-    models = {t: m for t, m in (("emotion", a.emotion_model), ("gender", a.gender_model)) if m}
+    # --<task>-model flags: task -> the folder or file given
+    flags = {k.removesuffix("_model"): m for k, m in vars(a).items() if k.endswith("_model")}
+    models = {task: m for task, m in flags.items() if m}
+    if a.tasks is None:  # every task shipped (with no shipped index, every task with a flag)
+        chosen = tasks() or tuple(flags)
+    else:
+        chosen = tuple(t.strip() for t in a.tasks.split(",") if t.strip())
     return RuntimeConfig(
         source=a.source,
         fallback_to_demo=a.demo_fallback,
         detector=a.detector,
         min_score=a.min_score,
-        tasks=tuple(t.strip() for t in a.tasks.split(",") if t.strip()),
+        tasks=chosen,
         models=models,
         tier=a.tier,
         backend=a.backend,

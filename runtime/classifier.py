@@ -18,28 +18,11 @@ from runtime.card import (
     CardError,
     ModelCard,
     card_from_json,
-    card_path_for,
     read_card,
     verify_file,
 )
+from runtime.model_folder import card_path
 from runtime.preprocess import Box, ChannelOrder, prepare_face
-
-BACKENDS = {"onnx": ".onnx", "tflite": ".tflite"}
-PRECISIONS = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16", "int8": "int8"}
-
-
-def model_path(model: Path, backend: str = "onnx", precision: str = "int8") -> Path:
-    """A model folder plus backend and precision -> the exported file (a file passes as is)."""
-    model = Path(model)
-    if model.is_file() or model.suffix in (".onnx", ".tflite"):
-        return model
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose onnx or tflite")
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose fp32, fp16 or int8")
-    if backend == "onnx" and PRECISIONS[precision] == "fp16":
-        raise ValueError("there is no fp16 ONNX export; use --precision fp32 or int8, or --backend tflite")
-    return model / f"model.{PRECISIONS[precision]}{BACKENDS[backend]}"
 
 
 def _embedded_card(engine: Classifier) -> ModelCard | None:
@@ -73,7 +56,7 @@ class FaceClassifier:
             raise FileNotFoundError(
                 f"model file {path} not found; run 'make export' or pass --emotion-model / --gender-model"
             )
-        card = read_card(card_path_for(path))
+        card = read_card(card_path(path))
         verify_file(card, path)
         engine = open_classifier(path, threads)
         if tuple(engine.input_shape) != tuple(card.input.shape):

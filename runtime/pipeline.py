@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import threading
 import time
@@ -16,9 +14,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from runtime.classifier import FaceClassifier, model_path
+from runtime import model_folder
+from runtime.classifier import FaceClassifier
 from runtime.detector import Detection, FaceDetector
 from runtime.metrics import latency_summary
+from runtime.model_folder import export_path, shipped_models
+from runtime.model_folder import models_dir as models_dir  # re-exported: its home is model_folder
+from runtime.model_folder import shipped_index as shipped_index  # re-exported likewise
 from runtime.motion import BoxFlow
 from runtime.overlay import draw
 from runtime.preprocess import applied_rolls
@@ -29,33 +31,7 @@ from runtime.sources import Source, open_source
 from runtime.stride import stride_policy
 from runtime.tracker import Tracker
 
-TASKS = ("emotion", "gender")
 STAGES = ("read", "detect", "preprocess", "emotion", "gender", "track", "draw", "output")
-
-
-def models_dir() -> Path:
-    """trained_models/ of this checkout, or $EDGE_FACE_MODELS."""
-    env = os.environ.get("EDGE_FACE_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "trained_models"
-
-
-def shipped_index() -> dict[str, dict[str, str]]:
-    """trained_models/shipped.json: tier -> task -> model folder name."""
-    index = models_dir() / "shipped.json"
-    if not index.is_file():
-        raise FileNotFoundError(f"{index} not found; pass --emotion-model and --gender-model")
-    return json.loads(index.read_text())
-
-
-def shipped_models(tier: str = "accurate") -> dict[str, Path]:
-    """The model folder of each task we ship in ``tier``."""
-    index = shipped_index()
-    if tier not in index:
-        raise ValueError(
-            f"no {tier} tier is shipped (trained_models/shipped.json has "
-            f"{', '.join(index)}); pass --tier {next(iter(index))} or model paths"
-        )
-    return {task: models_dir() / name for task, name in index[tier].items()}
 
 
 @dataclass
@@ -64,7 +40,7 @@ class RuntimeConfig:
     fallback_to_demo: bool = False  # with no --source and no camera, play the demo clip
     detector: str = "short"  # short | full
     min_score: float = 0.5
-    tasks: tuple[str, ...] = TASKS
+    tasks: tuple[str, ...] = field(default_factory=model_folder.tasks)  # default: every shipped task
     models: dict[str, Path] = field(default_factory=dict)  # task -> folder or file (default: shipped)
     tier: str = "accurate"  # which shipped models: accurate (laptop) or nano (Raspberry Pi)
     backend: str = "onnx"  # onnx | tflite
@@ -170,16 +146,20 @@ class Pipeline:
     classification stride to its frame budget, anything else is classified every frame."""
 
     def __init__(self, cfg: RuntimeConfig, live: bool = False, fps: float | None = None) -> None:
-        unknown = [t for t in cfg.tasks if t not in TASKS]
+        # The shipped tasks (no index: the cards'); a task given its own model is checked by its card.
+        known = model_folder.tasks()
+        if not known and not cfg.tasks:
+            model_folder.shipped_index()  # no index and no cards: says where it looked
+        unknown = [t for t in cfg.tasks if t not in known and t not in cfg.models] if known else []
         if unknown or not cfg.tasks:
             raise ValueError(
-                f"unknown task(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(TASKS)}"
+                f"unknown task(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}"
             )
         self.cfg = cfg
         folders = {**(shipped_models(cfg.tier) if set(cfg.tasks) - set(cfg.models) else {}), **cfg.models}
         self.classifiers: dict[str, FaceClassifier] = {}
         for task in cfg.tasks:
-            clf = FaceClassifier.open(model_path(folders[task], cfg.backend, cfg.precision), cfg.threads)
+            clf = FaceClassifier.open(export_path(folders[task], cfg.backend, cfg.precision), cfg.threads)
             if clf.task != task:
                 raise ValueError(f"the {task} model given is a {clf.task} model")
             self.classifiers[task] = clf

@@ -15,7 +15,7 @@ the camera, and strides only as much as its frame budget needs (runtime/stride.p
 
 from __future__ import annotations
 
-TIERS = ("accurate", "nano")  # trained_models/shipped.json's tiers: laptop default, Raspberry Pi
+from runtime.model_folder import TIERS as TIERS  # shipped.json's tiers; re-exported here
 
 PROFILES: dict[str, dict[str, object]] = {
     "pi": {

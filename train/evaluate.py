@@ -13,6 +13,7 @@ import numpy as np
 
 from runtime.card import ModelCard, card_path_for, read_card, verify_file
 from runtime.metrics import classification_metrics
+from runtime.model_folder import keras_path
 from runtime.preprocess import prepare_batch
 from train.datasets import load_dataset
 from train.datasets.base import DatasetError, FaceDataset
@@ -55,8 +56,7 @@ def open_forward(model: Path, threads: int = 0) -> tuple[Forward, ModelCard]:
     """Any model the project makes, as a batch -> probabilities function and its card: a run
     folder or ``.keras`` through Keras, an ``.onnx`` / ``.tflite`` through the runtime's
     classifier (the same engine, checks and renormalisation as a live run)."""
-    model = Path(model)
-    path = model / "model.keras" if model.is_dir() else model
+    path = keras_path(model)
     if not path.is_file():
         raise FileNotFoundError(
             f"model {path} not found; give a run folder, its model.keras or "

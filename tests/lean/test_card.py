@@ -107,7 +107,9 @@ def test_the_repository_carries_only_finished_models():
     ).stdout.split()
     folders = {Path(f).parts[1] for f in files if len(Path(f).parts) > 2}
     assert folders, "no model is committed"
+    from runtime.model_folder import CARD
+
     for folder in folders:
-        assert f"trained_models/{folder}/model.card.json" in files, f"{folder}: no card"
+        assert f"trained_models/{folder}/{CARD}" in files, f"{folder}: no card"
     leftovers = [f for f in files if "/checkpoints/" in f or f.endswith("best.weights.h5")]
     assert not leftovers, leftovers

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
-from runtime.pipeline import shipped_models
+from runtime.model_folder import card_path, export_path, shipped_models
 from runtime.sources import CaptureSource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,15 +176,15 @@ def test_model_whose_input_does_not_match_its_card_is_refused(tmp_path):
     gender = shipped_models()["gender"]
     folder = tmp_path / "gender"
     shutil.copytree(gender, folder, ignore=shutil.ignore_patterns("*.keras", "*.h5", "*.tflite"))
-    card_path = folder / "model.int8.onnx.card.json"
-    card = json.loads(card_path.read_text())
+    card_file = card_path(export_path(folder, "onnx", "int8"))
+    card = json.loads(card_file.read_text())
     card["input"]["height"] = card["input"]["width"] = 40
-    card_path.write_text(json.dumps(card))
+    card_file.write_text(json.dumps(card))
     assert_one_line_error(
         run_runtime("--source", str(ASTRONAUT), "--tasks", "gender", "--gender-model", str(folder)),
         "but its card says",
     )
-    card_path.write_text(
+    card_file.write_text(
         '{"name": "x", "task": "gender", "labels": ["woman", "man"], "input": {}, "colour_space": "srgb"}'
     )
     assert_one_line_error(

@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
-from runtime.pipeline import shipped_models
+from runtime.model_folder import card_path, export_path, shipped_models
 from runtime.preprocess import Box
 from runtime.tracker import Tracker
 
@@ -234,7 +234,7 @@ def test_errors_are_one_line_and_outputs_stay_complete(portrait, tmp_path):
     models = tmp_path / "models"
     gender = shipped_models()["gender"]
     shutil.copytree(gender, models / "gender", ignore=shutil.ignore_patterns("*.keras", "*.h5"))
-    onnx = models / "gender" / "model.int8.onnx"
+    onnx = export_path(models / "gender", "onnx", "int8")
     data = bytearray(onnx.read_bytes())
     data[-10] ^= 0xFF
     onnx.write_bytes(bytes(data))
@@ -245,11 +245,11 @@ def test_errors_are_one_line_and_outputs_stay_complete(portrait, tmp_path):
         "does not match its card",
     )
 
-    shutil.copy(gender / "model.int8.onnx", onnx)
-    card_path = models / "gender" / "model.int8.onnx.card.json"
-    card = json.loads(card_path.read_text())
+    shutil.copy(export_path(gender, "onnx", "int8"), onnx)
+    card_file = card_path(onnx)
+    card = json.loads(card_file.read_text())
     card["labels"] = ["man", "woman"]  # swapped: the file's own card says otherwise
-    card_path.write_text(json.dumps(card))
+    card_file.write_text(json.dumps(card))
     one_line_error(
         run_runtime(
             "--source", str(folder / "a.png"), "--tasks", "gender", "--gender-model", str(models / "gender")
@@ -375,7 +375,8 @@ def test_a_pipeline_is_a_context_manager_that_closes_its_detector():
 
 def test_the_pi_profile_runs_the_nano_tier(tmp_path):
     from runtime.__main__ import config_from_args, parse_args
-    from runtime.pipeline import Pipeline, shipped_index
+    from runtime.model_folder import shipped_index
+    from runtime.pipeline import Pipeline
 
     cfg = config_from_args(parse_args(["--profile", "pi"]), show=False)
     pipe = Pipeline(cfg)

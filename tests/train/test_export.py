@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runtime.model_folder import EXPORT_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
-FILES = ("model.fp32.onnx", "model.int8.onnx", "model.fp32.tflite", "model.fp16.tflite", "model.int8.tflite")
+FILES = EXPORT_NAMES  # model.fp32.onnx, model.int8.onnx, model.fp32.tflite, model.fp16.tflite, ...
 
 
 def run(module: str, *args: str) -> subprocess.CompletedProcess:
@@ -71,6 +73,11 @@ def test_every_format_is_written_with_a_card_that_describes_it(exported):
         if "int8" in name:
             assert card.export["calibration"]["size"] == 64
             assert card.export["calibration"]["split"].startswith("training part")
+        # new cards spell precisions as the committed ones do (float32, float16, int8)
+        assert card.files[name].precision == card.export["precision"]
+        assert card.export["precision"] == {"fp32": "float32", "fp16": "float16"}.get(
+            name.split(".")[1], "int8"
+        )
     q = read_card(card_path_for(exported / "model.int8.tflite")).files["model.int8.tflite"].extra
     assert q["output_quantization"]["dtype"] == "float32"  # float Softmax: smooth probabilities
     import numpy as np
@@ -152,7 +159,7 @@ def test_a_wrong_export_is_refused_and_the_previous_file_survives(exported, emot
     records, *_ = pipeline.export_model(
         exported,
         [str(emotion_npz["test"])],
-        targets=(pipeline.Target("onnx", "float32"), pipeline.Target("tflite", "int8")),
+        targets=(pipeline.Target("onnx", "fp32"), pipeline.Target("tflite", "int8")),
         calib_size=32,
     )
     assert [r.ok for r in records] == [False, False]
@@ -229,10 +236,25 @@ def test_export_killed_midway_leaves_every_file_matching_its_card(exported, tmp_
     proc.wait()
     for name in FILES:  # old or new, every file still agrees with the card beside it
         verify_file(read_card(card_path_for(copy / name)), copy / name)
+    # --only still takes the precision as cards spell it (onnx:float32 is onnx:fp32)
     r = run("export", "--model", str(copy), "--only", "onnx:float32", "--calib-size", "32")
     assert r.returncode == 0, r.stderr
     assert not list(copy.glob(".tmp-*"))  # the next export sweeps what the kill left
     assert killed_mid_write or proc.returncode == 0
+
+
+def test_only_takes_either_spelling_of_a_precision():
+    from export.__main__ import parse_targets
+    from export.pipeline import TARGETS, Target
+
+    assert parse_targets(["onnx:float32", "tflite:fp16", "tflite:float16"]) == (
+        Target("onnx", "fp32"),
+        Target("tflite", "fp16"),
+        Target("tflite", "fp16"),
+    )
+    assert [t.filename for t in TARGETS] == list(FILES)
+    with pytest.raises(ValueError, match="unknown target.*onnx:float16; choose from onnx:fp32, onnx:int8"):
+        parse_targets(["onnx:float16"])
 
 
 # ---- int8 that answers the same on every CPU class (issue G) ----
