@@ -28,6 +28,7 @@ import numpy as np
 from runtime.card import CardError, card_path_for, read_card, write_card
 from runtime.cli import OneLineParser
 from runtime.detector import FaceDetector
+from runtime.model_folder import keras_path
 from runtime.preprocess import CropRule, to_colour, to_uint8
 
 DETECT_SIDE = 256  # images are upscaled to this side before the border is added
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for m in a.model:
             path = Path(m)
-            path = path / "model.keras" if path.is_dir() else path
+            path = keras_path(path)
             card_file = card_path_for(path)
             card = read_card(card_file)
             ds, split = card_split(card)  # the training part of the split it was trained on

@@ -9,22 +9,17 @@ import sys
 from pathlib import Path
 
 from runtime.cli import OneLineParser, one_line_errors
+from runtime.model_folder import keras_path
 from runtime.preprocess import Normalization
-from train.config import DATASET_CROPS, LABEL_SOURCES
+from train.config import DATASET_CROPS, LABEL_SOURCES, TASK_PRESETS
 from train.recipes import RECIPES
-
-PRESETS = {
-    # task defaults: input size, colour, crop framing of the data the models learn from
-    "emotion": {"height": 48, "width": 48, "colour": "gray", "crop": "fer2013"},
-    "gender": {"height": 64, "width": 64, "colour": "rgb", "crop": "utkface"},
-}
 
 
 def _fit_parser(sub: argparse._SubParsersAction) -> None:
     from train.models import ARCHITECTURES  # imports Keras: main() has set TensorFlow up
 
     p = sub.add_parser("fit", help="train a model (resumes the run in --output if there is one)")
-    p.add_argument("--task", required=True, choices=("emotion", "gender"))
+    p.add_argument("--task", required=True, choices=list(TASK_PRESETS))
     p.add_argument(
         "--data",
         required=True,
@@ -126,7 +121,7 @@ def build_config(a: argparse.Namespace):
     from train.config import TrainConfig
     from train.recipes import get_recipe
 
-    preset = PRESETS[a.task]
+    preset = TASK_PRESETS[a.task]
     norm = Normalization.minus_one_to_one()
     if a.norm_scale is not None or a.norm_offset is not None:
         norm = Normalization(
@@ -215,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
             configure_threads(a.threads)
             path = Path(a.model)
-            path = path / "model.keras" if path.is_dir() else path
+            path = keras_path(path)
             print(json.dumps(report(path, a.eval, a.format), indent=2))
         elif a.command == "balance":
             from train.balance import balance
@@ -223,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
             configure_threads(a.threads)
             path = Path(a.model)
-            print(json.dumps(balance(path / "model.keras" if path.is_dir() else path), indent=2))
+            print(json.dumps(balance(keras_path(path)), indent=2))
         elif a.command == "results":
             from train.report import results_markdown
 

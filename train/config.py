@@ -10,6 +10,13 @@ from runtime.card import EMOTION_LABELS, GENDER_LABELS
 from runtime.preprocess import CropRule, InputSpec, Normalization
 from train.recipes import Recipe, get_recipe, recipe_from_dict
 
+# Each task we train: its labels and the input its models take by default, and the framing of
+# the data they learn from. A new task (age) is a new entry here and its dataset loader.
+TASK_PRESETS: dict[str, dict] = {
+    "emotion": {"labels": EMOTION_LABELS, "height": 48, "width": 48, "colour": "gray", "crop": "fer2013"},
+    "gender": {"labels": GENDER_LABELS, "height": 64, "width": 64, "colour": "rgb", "crop": "utkface"},
+}
+
 LABEL_SOURCES = ("fer", "ferplus_majority", "ferplus_soft", "fer_ferplus_mix")
 # Label sources whose training target is a distribution rather than one class.
 SOFT_LABEL_SOURCES = ("ferplus_soft", "fer_ferplus_mix")
@@ -81,7 +88,7 @@ class TrainConfig:
 
     @property
     def label_names(self) -> list[str]:
-        return list(EMOTION_LABELS if self.task == "emotion" else GENDER_LABELS)
+        return list(TASK_PRESETS[self.task]["labels"])
 
     @property
     def input_spec(self) -> InputSpec:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.card import atomic_write_bytes
+from runtime.model_folder import KERAS
 from train.config import TrainConfig
 
 REPORT_ONLY = ("eval_data", "name")  # settings a resumed run may change: they shape no weight
@@ -98,7 +99,7 @@ class RunFolder:
         self.last = self.out / "checkpoints" / "last.keras"
         self.best_weights = self.out / "best.weights.h5"
         self.log = self.out / "log.csv"
-        self.model = self.out / "model.keras"
+        self.model = self.out / KERAS
         self.card = self.out / "model.card.json"
 
     def open(self, cfg: TrainConfig, restart: bool) -> tuple[RunState, bool]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.card import ModelCard, card_path_for, read_card, verify_file
+from runtime.model_folder import keras_path
 from train.config import TrainConfig
 from train.data import SPLIT_FINGERPRINT, Split, validation_rule
 
@@ -27,7 +28,7 @@ class SourceModel:
 
 def open_source(name: str, flag: str) -> SourceModel:
     path = Path(name)
-    path = path / "model.keras" if path.is_dir() else path
+    path = keras_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{flag} {path}: no such model; give a trained model.keras")
     card = read_card(card_path_for(path))
