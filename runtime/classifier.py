@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.backends import Classifier, OnnxClassifier, open_classifier
-from runtime.card import (
+from .backends import Classifier, OnnxClassifier, open_classifier
+from .card import (
     ONNX_CARD_KEY,
     CardError,
     ModelCard,
@@ -21,8 +21,8 @@ from runtime.card import (
     read_card,
     verify_file,
 )
-from runtime.model_folder import card_path
-from runtime.preprocess import Box, ChannelOrder, prepare_face
+from .model_folder import card_path
+from .preprocess import Box, ChannelOrder, prepare_face
 
 
 def _embedded_card(engine: Classifier) -> ModelCard | None:

@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from runtime.preprocess import Box
-from runtime.quiet import NativeNoiseFilter
+from .preprocess import Box
+from .quiet import NativeNoiseFilter
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 VARIANTS = {  # name -> (asset file, network input side)

@@ -32,6 +32,7 @@ CARD_SUFFIX = ".card.json"
 CARD = "model" + CARD_SUFFIX  # the training card, beside model.keras
 SHIPPED_INDEX = "shipped.json"
 MODELS_ENV = "EDGE_FACE_MODELS"
+PACKAGED_MODELS = "models"  # the wheel's copy of the shipped models, inside the package
 
 PRECISIONS = ("fp32", "fp16", "int8")
 BACKENDS = {"onnx": ".onnx", "tflite": ".tflite"}  # backend -> file extension
@@ -122,9 +123,13 @@ def artefacts(folder: Path | str) -> dict[str, Path]:
 
 
 def models_dir() -> Path:
-    """trained_models/ of this checkout, or $EDGE_FACE_MODELS."""
+    """$EDGE_FACE_MODELS if set; else the models packaged inside the installed wheel
+    (``edge_face/models``); else trained_models/ of this checkout."""
     env = os.environ.get(MODELS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "trained_models"
+    if env:
+        return Path(env)
+    packaged = Path(__file__).resolve().parent / PACKAGED_MODELS
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[1] / "trained_models"
 
 
 def shipped_index() -> dict[str, dict[str, str]]:
@@ -165,6 +170,31 @@ def tasks() -> tuple[str, ...]:
     return tuple(dict.fromkeys(task for by_task in index.values() for task in by_task))
 
 
+def catalog() -> list[dict]:
+    """Each shipped model, tier by tier: its task, name, cost and the exports at hand (read
+    from the cards; what ``--list-models`` and ``--version`` say)."""
+    rows = []
+    for tier, models in shipped_index().items():
+        for task, name in models.items():
+            folder = models_dir() / name
+            card_file = card_path(folder)
+            if not card_file.is_file():  # a wheel carries the exports' cards, not the training card
+                found = [card_path(p) for p in exports(folder)]
+                card_file = found[0] if found else card_file
+            arch = json.loads(card_file.read_text()).get("architecture", {}) if card_file.is_file() else {}
+            rows.append(
+                {
+                    "tier": tier,
+                    "task": task,
+                    "model": name,
+                    "macs_m": round(arch.get("macs", 0) / 1e6, 1),
+                    "weights": arch.get("params", 0),
+                    "files": [p.name for p in exports(folder)],
+                }
+            )
+    return rows
+
+
 def _shown(path: Path) -> str:
     """Relative to the working directory when under it (``trained_models/x`` for make)."""
     try:
@@ -174,7 +204,7 @@ def _shown(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import OneLineParser
+    from .cli import OneLineParser
 
     p = OneLineParser(
         prog="python -m runtime.model_folder", description="List the shipped model folders or the tasks."

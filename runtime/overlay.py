@@ -7,7 +7,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from runtime.records import FrameResult
+from .records import FrameResult
 
 EMOTION_COLOURS = {  # BGR
     "angry": (40, 40, 220),

@@ -14,22 +14,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from runtime import model_folder
-from runtime.classifier import FaceClassifier
-from runtime.detector import Detection, FaceDetector
-from runtime.metrics import latency_summary
-from runtime.model_folder import export_path, shipped_models
-from runtime.model_folder import models_dir as models_dir  # re-exported: its home is model_folder
-from runtime.model_folder import shipped_index as shipped_index  # re-exported likewise
-from runtime.motion import BoxFlow
-from runtime.overlay import draw
-from runtime.preprocess import applied_rolls
-from runtime.records import FaceResult, FrameResult, Prediction
-from runtime.seen import SeenLog
-from runtime.sinks import Outputs
-from runtime.sources import Source, open_source
-from runtime.stride import stride_policy
-from runtime.tracker import Tracker
+from . import model_folder
+from .classifier import FaceClassifier
+from .detector import Detection, FaceDetector
+from .metrics import latency_summary
+from .model_folder import export_path, shipped_models
+from .model_folder import models_dir as models_dir  # re-exported: its home is model_folder
+from .model_folder import shipped_index as shipped_index  # re-exported likewise
+from .motion import BoxFlow
+from .overlay import draw
+from .preprocess import applied_rolls
+from .records import FaceResult, FrameResult, Prediction
+from .seen import SeenLog
+from .sinks import Outputs
+from .sources import Source, open_source
+from .stride import stride_policy
+from .tracker import Tracker
 
 STAGES = ("read", "detect", "preprocess", "emotion", "gender", "track", "draw", "output")
 
@@ -166,18 +166,28 @@ class Pipeline:
         self.detector = FaceDetector(cfg.detector, cfg.min_score)
         if cfg.confirm_hits < 1:
             raise ValueError(f"--confirm-hits must be 1 or more, not {cfg.confirm_hits}")
+        self.live, self.fps = live, fps
+        self.images = 0  # faces of earlier images and videos (each has its own tracker)
         self.tracker = Tracker(alpha=cfg.smoothing, confirm_hits=cfg.confirm_hits)
-        self.stride = stride_policy(cfg.classify_every, live, fps)
-        self.images = 0  # faces shown on still images (each image has its own tracker)
+        self.start_video()
         self._frame_work: tuple[float, int, int] = (0.0, 0, 0)  # classify s, classified, faces
-        self.flow = BoxFlow()
         self.pool = (
             ThreadPoolExecutor(max_workers=len(self.classifiers) - 1, thread_name_prefix="classify")
             if cfg.parallel_tasks and len(self.classifiers) > 1
             else None
         )
-        self.last_detect = -(10**9)
         self.times = StageTimes()
+
+    def start_video(self, live: bool | None = None, fps: float | None = None) -> None:
+        """Forget every track, the stride and the flow: the next frame starts a new video
+        (``live``/``fps`` describe its source; by default the one the pipeline was made for)."""
+        self.images += self.tracker.confirmed_count
+        self.tracker = Tracker(alpha=self.cfg.smoothing, confirm_hits=self.cfg.confirm_hits)
+        self.stride = stride_policy(
+            self.cfg.classify_every, self.live if live is None else live, self.fps if fps is None else fps
+        )
+        self.flow = BoxFlow()
+        self.last_detect = -(10**9)
 
     def process(
         self,
@@ -335,10 +345,12 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                 "no camera could be opened: playing the built-in demo clip instead "
                 "(pass --source to choose a camera, file, folder or stream)"
             )
-        pipe = Pipeline(cfg, live=source.live, fps=source.fps)
-        stack.callback(pipe.close)
+        from .api import analyzer_for  # the CLI runs on the Python API: one code path
+
+        analyzer = analyzer_for(cfg, live=source.live, fps=source.fps)
+        stack.callback(analyzer.close)
+        pipe = analyzer.pipeline
         outputs = Outputs.open(stack, source, cfg.json, cfg.output, cfg.show, cfg.per_image, cfg.tasks)
-        tile = source.still if cfg.tile is None else cfg.tile
         frames = faces = 0
         fps = 0.0
         stopped = ""
@@ -353,8 +365,8 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                         break
                     t1 = time.perf_counter()
                     signals.busy = True
-                    result = pipe.process(
-                        frame.image, frame.index, frame.timestamp, tile, still=source.still, file=frame.file
+                    result = analyzer.process(
+                        frame.image, frame.index, frame.timestamp, source.still, frame.file
                     )
                     result.fps = fps
                     t2 = time.perf_counter()

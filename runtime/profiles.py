@@ -15,7 +15,7 @@ the camera, and strides only as much as its frame budget needs (runtime/stride.p
 
 from __future__ import annotations
 
-from runtime.model_folder import TIERS as TIERS  # shipped.json's tiers; re-exported here
+from .model_folder import TIERS as TIERS  # shipped.json's tiers; re-exported here
 
 PROFILES: dict[str, dict[str, object]] = {
     "pi": {

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from runtime.preprocess import Box
+from .preprocess import Box
 
 
 @dataclass

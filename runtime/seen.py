@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime.records import FrameResult
+from .records import FrameResult
 
 
 @dataclass

@@ -19,10 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from runtime.card import atomic_write_bytes
-from runtime.records import FrameResult
-from runtime.seen import SeenLog
-from runtime.sources import IMAGE_EXTENSIONS, ImageFilesSource, Source
+from .card import atomic_write_bytes
+from .records import FrameResult
+from .seen import SeenLog
+from .sources import IMAGE_EXTENSIONS, ImageFilesSource, Source
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".avi")
 
@@ -124,7 +124,7 @@ class PerImageSink:
         return out.getvalue().encode()
 
     def close(self) -> None:
-        from runtime.card import atomic_write_bytes
+        from .card import atomic_write_bytes
 
         data = (
             self._csv()

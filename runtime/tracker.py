@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from runtime.detector import iou
-from runtime.preprocess import Box
+from .detector import iou
+from .preprocess import Box
 
 
 @dataclass

@@ -1,0 +1,186 @@
+"""The edge-face wheel as a user gets it: built, installed into a fresh venv outside the
+repository (the pinned dependencies reused from this environment, the project's code only from
+the wheel), then its CLI and its Python API run on a generated clip and still."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
+pytest.importorskip("setuptools", minversion="70", reason="the wheel builder (make setup-dist)")
+
+ROOT = Path(__file__).resolve().parents[2]
+ASTRONAUT = ROOT / "runtime" / "assets" / "astronaut.png"
+SITE_NAMES = ("runtime", "train", "export", "benchmarks")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict[str, Path]:
+    """Build the wheel, make a venv in a temporary folder and install the wheel into it."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_wheel.py"), "--output", str(tmp / "dist")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    wheel = Path(r.stdout.strip().splitlines()[-1])
+    env = tmp / "venv"
+    venv.create(env, with_pip=True)
+    python = env / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    # The pinned runtime set, reused from this environment as a plain path: .pth files there
+    # (this checkout's editable install among them) are not read, so no project code leaks in.
+    (site / "pinned-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    r = subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    work = tmp / "work"  # a folder far from the repository
+    work.mkdir()
+    portrait = cv2.imread(str(ASTRONAUT))
+    assert portrait is not None, "run 'make setup-runtime' to fetch the test assets"
+    cv2.imwrite(str(work / "still.jpg"), portrait)
+    writer = cv2.VideoWriter(str(work / "clip.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (512, 512))
+    for _ in range(12):
+        writer.write(portrait)
+    writer.release()
+    return {"wheel": wheel, "python": python, "bin": env / "bin", "site": site, "work": work}
+
+
+def run_in(installed: dict[str, Path], *cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(list(cmd), cwd=installed["work"], capture_output=True, text=True, timeout=300)
+
+
+def test_the_wheel_holds_the_runtime_and_its_models_and_nothing_else(installed):
+    names = zipfile.ZipFile(installed["wheel"]).namelist()
+    top = {n.split("/")[0] for n in names}
+    assert top == {"edge_face", f"edge_face-{installed['wheel'].name.split('-')[1]}.dist-info"}
+    shipped = json.loads((ROOT / "trained_models" / "shipped.json").read_text())
+    for tier in shipped.values():
+        for name in tier.values():
+            for f in ("model.int8.onnx", "model.fp32.onnx", "model.int8.tflite", "model.fp32.tflite"):
+                assert f"edge_face/models/{name}/{f}" in names
+                assert f"edge_face/models/{name}/{f}.card.json" in names
+    assert "edge_face/assets/blazeface_short_range.tflite" in names
+    assert not [n for n in names if n.endswith((".keras", ".h5", ".npz"))]
+    metadata = zipfile.ZipFile(installed["wheel"]).read(next(n for n in names if n.endswith("METADATA")))
+    requires = set(re.findall(r"^Requires-Dist: (\S+)", metadata.decode(), re.M))
+    pins = {
+        line.split("#")[0].strip()
+        for line in (ROOT / "requirements" / "runtime.txt").read_text().splitlines()
+        if line.split("#")[0].strip()
+    }
+    assert requires == pins
+    assert not [p.name for p in installed["site"].iterdir() if p.name in SITE_NAMES]
+
+
+def test_the_installed_cli_runs_from_any_folder_with_the_packaged_models(installed):
+    assert run_in(installed, str(installed["python"]), "-c", "import runtime").returncode != 0
+    edge_face = str(installed["bin"] / "edge-face")
+    r = run_in(installed, edge_face, "--version")
+    assert r.returncode == 0, r.stderr
+    assert "edge_face/models" in r.stdout and "accurate:" in r.stdout and "nano:" in r.stdout
+    r = run_in(installed, edge_face, "--list-models")
+    assert r.returncode == 0 and "| nano | emotion |" in r.stdout
+    r = run_in(installed, edge_face, "--source", "clip.mp4", "--no-show", "--json", "out.jsonl")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in (installed["work"] / "out.jsonl").read_text().splitlines()]
+    assert len(lines) == 12 and {x["track_id"] for x in lines} == {1}
+    assert lines[-1]["emotion"]["label"] == "happy" and lines[-1]["gender"]["label"] in ("woman", "man")
+    r = run_in(installed, edge_face, "--source", "still.jpg", "--no-show", "--profile", "pi")
+    assert r.returncode == 0, r.stderr
+    assert "seen: still.jpg: #1 happy" in r.stderr
+
+
+API_CHECK = """
+import json, sys
+import cv2, numpy as np
+from PIL import Image
+import edge_face
+
+assert edge_face.__file__.startswith(sys.prefix), edge_face.__file__
+frame = cv2.imread("still.jpg")
+with edge_face.Analyzer(tier="nano") as analyzer:
+    as_array = analyzer.analyze(frame)
+    as_path = analyzer.analyze("still.jpg")
+    as_pil = analyzer.analyze(Image.open("still.jpg"))
+    streamed = list(analyzer.stream("clip.mp4"))
+(face,) = as_array
+print(json.dumps({
+    "labels": [face.emotion.label, face.gender.label],
+    "same": [f.emotion.label for f in as_path + as_pil],
+    "prob_sum": round(sum(face.emotion.probs.values()), 3),
+    "frames": len(streamed),
+    "record": streamed[-1][1][0].to_dict(),
+    "closed": analyzer.pipeline.detector._detector is None,
+}))
+"""
+
+
+def test_the_installed_api_analyzes_stills_and_streams(installed):
+    r = run_in(installed, str(installed["python"]), "-c", API_CHECK)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["labels"][0] == "happy" and out["same"] == ["happy", "happy"]
+    assert out["prob_sum"] == pytest.approx(1.0, abs=0.01) and out["frames"] == 12 and out["closed"]
+    rec = out["record"]
+    assert set(rec) == {"frame", "timestamp", "track_id", "box", "detector_score", "emotion", "gender"}
+    assert set(rec["emotion"]) == {"label", "confidence", "probs", "raw"}
+
+
+def test_the_readme_api_example_runs_as_written(installed):
+    text = (ROOT / "README.md").read_text()
+    (example,) = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "import edge_face" in b]
+    r = run_in(installed, str(installed["python"]), "-c", example.replace("photo.jpg", "still.jpg"))
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"\(\d+, \d+, \d+, \d+\) happy [0-9.]+ (woman|man)", r.stdout)
+    assert r.stdout.count("'track_id': 1") >= 12 - 4  # a stream shows the face once confirmed
+
+
+def test_bad_api_input_is_a_clear_error(installed):
+    code = (
+        "import numpy as np, edge_face\n"
+        "with edge_face.Analyzer(tasks=('emotion',)) as a:\n"
+        "    try:\n"
+        "        a.analyze(np.zeros((4, 4, 3), np.float32))\n"
+        "    except ValueError as e:\n"
+        "        print('ValueError:', e)\n"
+        "    try:\n"
+        "        a.analyze('missing.jpg')\n"
+        "    except Exception as e:\n"
+        "        print(type(e).__name__ + ':', e)\n"
+    )
+    r = run_in(installed, str(installed["python"]), "-c", code)
+    assert r.returncode == 0, r.stderr
+    assert "ValueError: an image array must be uint8" in r.stdout
+    assert "SourceError: missing.jpg: not an image OpenCV can read" in r.stdout
+
+
+def test_the_wheel_is_the_same_code_as_the_checkout():
+    """The packaged modules are runtime/'s files: nothing is rewritten on the way in."""
+    files = sorted(p.name for p in (ROOT / "runtime").glob("*.py"))
+    assert "api.py" in files and "model_folder.py" in files
+    for p in (ROOT / "runtime").glob("*.py"):
+        assert not re.search(r"^\s*(from|import) runtime\b", p.read_text(), re.M), p.name
