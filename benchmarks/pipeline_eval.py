@@ -203,22 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         help="write OUTPUT.json and OUTPUT.md (default: print the Markdown only)",
     )
     a = p.parse_args(own)
-    from runtime.backends import BackendError
-    from runtime.card import CardError, atomic_write_bytes
-    from runtime.detector import DetectorError
-    from runtime.sources import SourceError
+    from runtime.card import atomic_write_bytes
+    from runtime.cli import runtime_errors
 
     try:
         result = evaluate(a.data, runtime_args, a.pad, a.task, log=lambda m: print(m, file=sys.stderr))
-    except (
-        EvalError,
-        SourceError,
-        DetectorError,
-        BackendError,
-        CardError,
-        ValueError,
-        FileNotFoundError,
-    ) as e:
+    except (EvalError, *runtime_errors()) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     md = markdown(result)

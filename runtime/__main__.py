@@ -236,12 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # probing logs; our one-line errors say it better
-    from .backends import BackendError
-    from .card import CardError
-    from .detector import DetectorError
+    from .cli import runtime_errors
     from .pipeline import run
-    from .sinks import SinkError, display_available
-    from .sources import SourceError
+    from .sinks import display_available
 
     show = not a.no_show
     if show and not display_available():
@@ -254,15 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_args(a, show)
     try:
         summary = run(cfg, log=lambda m: print(m, file=sys.stderr))
-    except (
-        SourceError,
-        SinkError,
-        DetectorError,
-        BackendError,
-        CardError,
-        ValueError,
-        FileNotFoundError,
-    ) as e:
+    except runtime_errors() as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # during start-up, before the frame loop

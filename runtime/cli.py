@@ -18,6 +18,19 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def runtime_errors() -> tuple[type[BaseException], ...]:
+    """What bad input or a missing set-up raises in the runtime (a source, an output, the
+    detector, an engine, a card, a value, a file): each prints as one line, never a traceback.
+    Imported here, on call, so the parser stays light."""
+    from .backends import BackendError
+    from .card import CardError
+    from .detector import DetectorError
+    from .sinks import SinkError
+    from .sources import SourceError
+
+    return (SourceError, SinkError, DetectorError, BackendError, CardError, ValueError, FileNotFoundError)
+
+
 @contextmanager
 def one_line_errors(errors: tuple[type[BaseException], ...], interrupted: str) -> Iterator[None]:
     """Library code raises; a command turns the expected errors into one line and exit code 2,

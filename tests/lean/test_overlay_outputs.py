@@ -3,13 +3,12 @@ writes the kind of file its name says, at the source's exact size."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from runtime_cli import run_runtime
 
 from runtime.overlay import EMOTION_COLOURS, _label_tops, _scale, _tag_size, draw, status_text
 from runtime.preprocess import Box
@@ -69,16 +68,6 @@ def test_stills_and_unmeasured_frames_show_no_frame_rate():
     assert status_text(FrameResult(3, 0.0, [face], fps=25.0, file="a.jpg")) == "1 face(s)"
     assert status_text(FrameResult(0, 0.0, [face], fps=0.0)) == "1 face(s)"
     assert status_text(FrameResult(9, 0.3, [face], fps=25.04)) == "25.0 FPS  1 face(s)"
-
-
-def run_runtime(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "runtime", "--no-show", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

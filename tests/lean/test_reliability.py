@@ -17,22 +17,13 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
+from runtime_cli import run_runtime
+
 from runtime.model_folder import card_path, export_path, shipped_models
 from runtime.sources import CaptureSource
 
 ROOT = Path(__file__).resolve().parents[2]
 ASTRONAUT = ROOT / "runtime" / "assets" / "astronaut.png"
-
-
-def run_runtime(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "runtime", "--no-show", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        **kw,
-    )
 
 
 def records(path: Path) -> list[dict]:

@@ -19,6 +19,8 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
+from runtime_cli import run_runtime
+
 from runtime.model_folder import card_path, export_path, shipped_models
 from runtime.preprocess import Box
 from runtime.tracker import Tracker
@@ -26,16 +28,6 @@ from runtime.tracker import Tracker
 ROOT = Path(__file__).resolve().parents[2]
 ASTRONAUT = ROOT / "runtime" / "assets" / "astronaut.png"
 FACE = Box(170, 60, 120, 130)  # where the astronaut's face is in the 512x512 portrait
-
-
-def run_runtime(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "runtime", "--no-show", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def records(path: Path) -> list[dict]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from runtime_cli import run_runtime
 
 from runtime.preprocess import Box
 from runtime.records import FaceResult, FrameResult, Prediction
@@ -74,24 +73,7 @@ def test_a_long_list_is_cut_on_the_terminal_only():
 def test_the_cli_ends_with_the_tracks_in_its_summary_line_and_json(tmp_path):
     pytest.importorskip("mediapipe", reason="runs in the runtime environment")
     out = tmp_path / "summary.json"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runtime",
-            "--no-show",
-            "--source",
-            "demo",
-            "--max-frames",
-            "12",
-            "--summary-json",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = run_runtime("--source", "demo", "--max-frames", "12", "--summary-json", str(out))
     assert r.returncode == 0, r.stderr
     summary = json.loads(out.read_text())
     (track,) = summary["seen"]

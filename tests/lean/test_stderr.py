@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from runtime_cli import run_runtime
 
 from runtime import quiet
 
@@ -69,24 +70,7 @@ def test_a_reused_filter_catches_noise_on_any_call_and_empties_between_calls(cap
 
 
 def _run_tflite_two_threads(_: int) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runtime",
-            "--no-show",
-            "--source",
-            "demo",
-            "--max-frames",
-            "3",
-            "--backend",
-            "tflite",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_runtime("--source", "demo", "--max-frames", "3", "--backend", "tflite", timeout=120)
 
 
 @pytest.mark.parametrize("runs", [16])
