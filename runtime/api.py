@@ -69,7 +69,8 @@ def faces_of(result: FrameResult) -> list[Face]:
     out = []
     for face, record in zip(result.faces, result.records()):
         results = {task: TaskResult(**record[task]) for task in face.predictions}
-        out.append(Face(tuple(face.box.as_list()), record["detector_score"], face.track_id, results, record))  # type: ignore[arg-type]
+        x, y, w, h = face.box.as_list()  # plain ints, as in the JSON line
+        out.append(Face((x, y, w, h), record["detector_score"], face.track_id, results, record))
     return out
 
 
