@@ -62,15 +62,8 @@ def warm_start_source(cfg: TrainConfig, split: Split) -> SourceModel:
         problems.append(f"architecture {card.architecture.get('name')} (asked {cfg.arch})")
     if card.input.shape != cfg.input_spec.shape or card.input.colour != cfg.colour:
         problems.append(f"input {card.input.shape} {card.input.colour}")
-    if card.labels != cfg.label_names:
-        problems.append(f"labels {card.labels}")
-    split_issue = split_problem(card, cfg, split, "use the same --data, --seed and recipe val_fraction")
-    if split_issue:
-        problems.append(split_issue)
-    if problems:
-        raise ValueError(
-            f"--init-from {src.path} cannot be continued here: it differs in " + "; ".join(problems)
-        )
+    hint = "use the same --data, --seed and recipe val_fraction"
+    _refuse(problems, card, cfg, split, hint, f"--init-from {src.path} cannot be continued here")
     return src
 
 
@@ -85,11 +78,19 @@ def teacher_source(name: str, cfg: TrainConfig, split: Split) -> SourceModel:
         or card.input.normalization != cfg.normalization
     ):
         problems.append(f"input {card.input.shape} {card.input.colour}")
+    hint = "same --data, --seed and recipe val_fraction needed"
+    _refuse(problems, card, cfg, split, hint, f"--teacher {src.path} cannot teach this run")
+    return src
+
+
+def _refuse(
+    problems: list[str], card: ModelCard, cfg: TrainConfig, split: Split, hint: str, head: str
+) -> None:
+    """Add the checks every source model shares (labels, split) and refuse it in one line."""
     if card.labels != cfg.label_names:
         problems.append(f"labels {card.labels}")
-    split_issue = split_problem(card, cfg, split, "same --data, --seed and recipe val_fraction needed")
+    split_issue = split_problem(card, cfg, split, hint)
     if split_issue:
         problems.append(split_issue)
     if problems:
-        raise ValueError(f"--teacher {src.path} cannot teach this run: it differs in " + "; ".join(problems))
-    return src
+        raise ValueError(f"{head}: it differs in " + "; ".join(problems))
