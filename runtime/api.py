@@ -23,7 +23,7 @@ import numpy as np
 
 from .pipeline import Pipeline, RuntimeConfig
 from .records import FrameResult
-from .sources import SourceError, open_source
+from .sources import open_source, read_image
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,7 @@ ImageLike = np.ndarray | str | Path | Any  # a BGR array, a path, or a PIL image
 def as_bgr(image: ImageLike) -> np.ndarray:
     """A BGR uint8 frame from an array (BGR, gray or BGRA), a file path or a PIL image."""
     if isinstance(image, str | Path):
-        frame = cv2.imread(str(image), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise SourceError(f"{image}: not an image OpenCV can read; check the path and format")
-        return frame
+        return read_image(image)
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL, without importing it
         return cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
     frame = np.asarray(image)

@@ -209,6 +209,14 @@ class LatestFrameSource(Source):
         self.inner.close()
 
 
+def read_image(path: Path | str) -> np.ndarray:
+    """One image file as a BGR frame (folders and the Python API read stills this way)."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SourceError(f"{path}: not an image OpenCV can read; check the path, or convert the file")
+    return image
+
+
 class ImageFilesSource(Source):
     """One image, or every image in a folder (sorted by name), each once."""
 
@@ -221,9 +229,7 @@ class ImageFilesSource(Source):
 
     def frames(self) -> Iterator[Frame]:
         for i, p in enumerate(self.paths):
-            image = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if image is None:
-                raise SourceError(f"{p}: not an image OpenCV can read; remove it or convert it")
+            image = read_image(p)
             yield Frame(i, float(i), image, str(p))
 
 
