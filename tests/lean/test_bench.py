@@ -80,7 +80,9 @@ def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
     assert "Reference pipeline: skipped" in md and "| onnx int8, 1 thr, 1 face(s)" in md
     assert "--quick skips accuracy on purpose" in md and "put the shared data" not in md
     strided = next(row for row in res["speed"] if row["setting"]["classify_every"] == 3)
-    assert strided["stages"]["emotion"]["mean_ms"] < base["stages"]["emotion"]["mean_ms"] / 2
+    # Two frames in three classify nothing: the median frame's emotion stage is an empty call.
+    # (The mean over 30 frames compared timings of 10 calls and failed once on a busy clone.)
+    assert strided["stages"]["emotion"]["p50_ms"] < base["stages"]["emotion"]["p50_ms"] / 4
     assert (tmp_path / "bench.png").stat().st_size > 5000
 
 
