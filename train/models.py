@@ -47,19 +47,23 @@ def edge_vgg(
     widths: tuple[int, ...] = (32, 64, 128, 256),
     head: int = 256,
     dropout: float = 0.5,
+    stem_stride: int = 1,
 ) -> keras.Model:
     """Plain 3x3 conv stages (2 convs, BN, ReLU, max-pool each), a small dense head.
 
     Dense 3x3 convolutions are what every edge runtime (oneDNN, XNNPACK, ORT's
     MLAS) runs fastest and quantizes best; depthwise convs save multiply-adds
     but not time on a CPU. The flattened last map keeps where a feature is
-    (mouth vs. eyes), which global pooling throws away.
+    (mouth vs. eyes), which global pooling throws away. ``stem_stride=2`` makes the
+    first convolution halve the image: the first stage then runs on a quarter of the
+    positions, so the same multiply-adds buy wider layers there.
     """
     inp = keras.Input(input_shape, name="image")
     x = inp
-    for w in widths:
-        for _ in range(2):
-            x = layers.Conv2D(w, 3, padding="same", use_bias=False)(x)
+    for i, w in enumerate(widths):
+        for j in range(2):
+            stride = stem_stride if i == j == 0 else 1
+            x = layers.Conv2D(w, 3, strides=stride, padding="same", use_bias=False)(x)
             x = layers.BatchNormalization()(x)
             x = layers.ReLU()(x)
         x = layers.MaxPooling2D()(x)
@@ -92,6 +96,21 @@ def edge_vgg_nano_rgb(input_shape: tuple[int, int, int], num_classes: int) -> ke
     return edge_vgg(input_shape, num_classes, widths=(10, 20, 40, 80), head=80, dropout=0.3)
 
 
+def edge_vgg_nano_s2(input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+    """The Pi tier for 48x48 gray with a stride-2 stem: three stages of 32-64-128 on
+    24x24, 12x12 and 6x6, about 22 M multiply-adds like edge_vgg_nano, but in layers wide
+    enough for int8 kernels to run well: half edge_vgg_nano's instructions per face on an
+    AVX2-only CPU (``benchmarks.avx2_cost``), whose narrow full-resolution layers run
+    mostly packing and bookkeeping there."""
+    return edge_vgg(input_shape, num_classes, widths=(32, 64, 128), head=128, dropout=0.3, stem_stride=2)
+
+
+def edge_vgg_nano_rgb_s2(input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+    """The Pi tier for 64x64 RGB with a stride-2 stem: 24-48-96 on 32x32, 16x16 and 8x8,
+    about 22 M multiply-adds, half edge_vgg_nano_rgb's instructions on an AVX2-only CPU."""
+    return edge_vgg(input_shape, num_classes, widths=(24, 48, 96), head=96, dropout=0.3, stem_stride=2)
+
+
 def tiny_cnn(input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     """A few-thousand-weight net for tests: same layer types, seconds to train."""
     return edge_vgg(input_shape, num_classes, widths=(4, 8), head=8, dropout=0.1)
@@ -103,6 +122,8 @@ ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
     "edge_vgg_slim": edge_vgg_slim,
     "edge_vgg_nano": edge_vgg_nano,
     "edge_vgg_nano_rgb": edge_vgg_nano_rgb,
+    "edge_vgg_nano_s2": edge_vgg_nano_s2,
+    "edge_vgg_nano_rgb_s2": edge_vgg_nano_rgb_s2,
     "tiny": tiny_cnn,
 }
 

@@ -62,9 +62,21 @@ def test_unknown_architecture_is_an_error():
     [
         ("edge_vgg_nano", (48, 48, 1), "edge_vgg"),
         ("edge_vgg_nano_rgb", (64, 64, 3), "edge_vgg_slim"),
+        ("edge_vgg_nano_s2", (48, 48, 1), "edge_vgg"),
+        ("edge_vgg_nano_rgb_s2", (64, 64, 3), "edge_vgg_slim"),
     ],
 )
 def test_nano_tier_costs_at_most_25m_multiply_adds_a_fifth_of_its_accurate_tier(arch, shape, accurate):
     nano = count_macs(build(arch, shape, 7))
     assert nano <= 25_000_000
     assert nano <= count_macs(build(accurate, shape, 7)) / 4.5
+
+
+def test_a_stride_2_stem_halves_the_image_once_and_keeps_every_later_stage_stride_1():
+    import keras
+
+    model = build("edge_vgg_nano_s2", (48, 48, 1), 7)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.strides for c in convs] == [(2, 2)] + [(1, 1)] * (len(convs) - 1)
+    assert convs[0].output.shape[1:3] == (24, 24)
+    assert [c.filters for c in convs] == [32, 32, 64, 64, 128, 128]
