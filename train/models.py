@@ -48,7 +48,6 @@ def edge_vgg(
     head: int = 256,
     dropout: float = 0.5,
     stem_stride: int = 1,
-    stem_kernel: int = 3,
 ) -> keras.Model:
     """Plain 3x3 conv stages (2 convs, BN, ReLU, max-pool each), a small dense head.
 
@@ -63,14 +62,8 @@ def edge_vgg(
     x = inp
     for i, w in enumerate(widths):
         for j in range(2):
-            first = i == j == 0
-            x = layers.Conv2D(
-                w,
-                stem_kernel if first else 3,
-                strides=stem_stride if first else 1,
-                padding="same",
-                use_bias=False,
-            )(x)
+            stride = stem_stride if i == j == 0 else 1
+            x = layers.Conv2D(w, 3, strides=stride, padding="same", use_bias=False)(x)
             x = layers.BatchNormalization()(x)
             x = layers.ReLU()(x)
         x = layers.MaxPooling2D()(x)
@@ -108,17 +101,9 @@ def edge_vgg_nano_s2(input_shape: tuple[int, int, int], num_classes: int) -> ker
     about 22 M multiply-adds like edge_vgg_nano, in layers wide enough for int8 kernels to
     run well: half edge_vgg_nano's instructions per face on an AVX2-only CPU
     (``benchmarks.avx2_cost``). Tried, not shipped: it lost 3.5 points on real photos
-    (docs/results.md, issue H); emotion needs its full-resolution layers."""
+    (docs/results.md, issue H), and a 5x5 stem lost 5.7; emotion needs its
+    full-resolution layers."""
     return edge_vgg(input_shape, num_classes, widths=(32, 64, 128), head=128, dropout=0.3, stem_stride=2)
-
-
-def edge_vgg_nano_s2k5(input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
-    """edge_vgg_nano_s2 with a 5x5 stem: each stride-2 output sees 5x5 full-resolution
-    pixels, as edge_vgg_nano's two 3x3 layers do before their pool, for 0.3 M more
-    multiply-adds and about 2 % more instructions."""
-    return edge_vgg(
-        input_shape, num_classes, widths=(32, 64, 128), head=128, dropout=0.3, stem_stride=2, stem_kernel=5
-    )
 
 
 def edge_vgg_nano_rgb_s2(input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
@@ -140,7 +125,6 @@ ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
     "edge_vgg_nano": edge_vgg_nano,
     "edge_vgg_nano_rgb": edge_vgg_nano_rgb,
     "edge_vgg_nano_s2": edge_vgg_nano_s2,
-    "edge_vgg_nano_s2k5": edge_vgg_nano_s2k5,
     "edge_vgg_nano_rgb_s2": edge_vgg_nano_rgb_s2,
     "tiny": tiny_cnn,
 }
