@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         "--model",
         nargs="+",
         default=None,
-        help="model folders (default: the shipped ones, trained_models/shipped.json)",
+        help="model folders (default: every shipped one, both tiers, trained_models/shipped.json)",
     )
     p.add_argument(
         "--eval",
@@ -515,10 +515,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from runtime.card import read_card
-    from runtime.model_folder import shipped_models
+    from runtime.model_folder import shipped_folders
     from train.datasets.base import DatasetError
 
-    folders = [Path(m) for m in a.model] if a.model else list(shipped_models().values())
+    folders = [Path(m) for m in a.model] if a.model else shipped_folders()
     cards = {}
     for folder in folders:
         card = read_card(card_path(folder))
