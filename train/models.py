@@ -91,8 +91,9 @@ def edge_vgg_nano(input_shape: tuple[int, int, int], num_classes: int) -> keras.
 
 
 def edge_vgg_nano_rgb(input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
-    """The Pi tier for 64x64 RGB (gender): 10/24 of edge_vgg_slim's width, about 21 M
-    multiply-adds against its 120 M."""
+    """64x64 RGB at 10/24 of edge_vgg_slim's width, about 21 M multiply-adds against its
+    120 M: the first Pi-tier gender model, replaced by edge_vgg_nano_rgb_s2 (as accurate,
+    half the instructions on an AVX2-only CPU)."""
     return edge_vgg(input_shape, num_classes, widths=(10, 20, 40, 80), head=80, dropout=0.3)
 
 
