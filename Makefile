@@ -135,13 +135,16 @@ ARGS ?=
 run-edge: setup-runtime
 	$(RUNTIME_PY) -m runtime $(if $(SOURCE),--source $(SOURCE),--demo-fallback) $(ARGS)
 
+# Extras for one job, added to the runtime venv (.X-done records requirements/X.txt):
+# bench.txt (benchmarks), dist.txt (the wheel builder), lint.txt (ruff, mypy).
+$(RUNTIME_VENV)/.%-done: $(RUNTIME_VENV)/.done requirements/%.txt
+	@echo "== adding requirements/$*.txt to $(RUNTIME_VENV)"
+	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/$*.txt
+	touch $@
+
 # Speed and accuracy; the reference demo's pipeline runs in the training environment when
 # its models are in ../shared/anchors. Results: benchmarks/results/bench.{json,md,png}.
 setup-bench: $(RUNTIME_VENV)/.bench-done
-$(RUNTIME_VENV)/.bench-done: $(RUNTIME_VENV)/.done requirements/bench.txt
-	@echo "== adding the benchmark extras (requirements/bench.txt) to $(RUNTIME_VENV)"
-	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/bench.txt
-	touch $@
 
 bench: setup-bench $(if $(wildcard $(SHARED)/anchors),setup-train)
 	$(RUNTIME_PY) -m benchmarks $(ARGS)
@@ -158,10 +161,6 @@ check-aarch64: setup-runtime
 # The edge-face wheel (dist/edge_face-*.whl): the runtime as the package edge_face, with the
 # shipped models of every tier and the detector models; see scripts/build_wheel.py.
 setup-dist: $(RUNTIME_VENV)/.dist-done
-$(RUNTIME_VENV)/.dist-done: $(RUNTIME_VENV)/.done requirements/dist.txt
-	@echo "== adding the wheel builder (requirements/dist.txt) to $(RUNTIME_VENV)"
-	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/dist.txt
-	touch $@
 
 dist: setup-dist
 	$(RUNTIME_PY) scripts/build_wheel.py --output dist
@@ -169,10 +168,6 @@ dist: setup-dist
 # Lint: ruff's rules and formatting everywhere, mypy on the runtime package (pyproject.toml
 # holds both configurations); pinned in requirements/lint.txt, installed into the runtime venv.
 setup-lint: $(RUNTIME_VENV)/.lint-done
-$(RUNTIME_VENV)/.lint-done: $(RUNTIME_VENV)/.done requirements/lint.txt
-	@echo "== adding ruff and mypy (requirements/lint.txt) to $(RUNTIME_VENV)"
-	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/lint.txt
-	touch $@
 
 lint: setup-lint
 	$(RUNTIME_VENV)/bin/ruff check .
