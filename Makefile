@@ -19,6 +19,7 @@ EPOCHS_GENDER ?= 25
 SHIPPED_MODELS ?= $(shell $(PYTHON) -m runtime.model_folder shipped)
 
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed train-nano \
+        reframe train-wild train-wild-emotion train-wild-gender train-wild-nano \
         export run-edge bench emulate-aarch64 check-aarch64 lint setup-lint dist setup-dist test test-train test-runtime clean
 
 help:
@@ -52,7 +53,61 @@ $(RUNTIME_VENV)/.done: requirements/runtime.txt requirements/test.txt pyproject.
 	$(RUNTIME_PY) scripts/fetch_assets.py
 	touch $@
 
-train: train-emotion train-gender train-nano
+train: train-emotion train-gender train-nano train-wild
+
+# Issue L: every new face source brought to the runtime's framing (train/reframe.py: BlazeFace
+# on each image, the crop rule of the model the run starts from), then each shipped model
+# continued on its old data plus the new sources. Each source keeps its own carved validation
+# split, so a model trained on the first sources may seed (or teach) a run that adds more.
+REFRAMED := build/reframed
+EMOTION_WILD_DATA := $(DATA)/fer2013_train_1of2.npz $(DATA)/fer2013_train_2of2.npz $(REFRAMED)/emotion/expw_train.npz
+EMOTION_WILD_EVAL := $(DATA)/fer2013_publictest.npz $(REFRAMED)/emotion/expw_val.npz
+GENDER_WILD_DATA := $(DATA)/gender_train_1of2.npz $(REFRAMED)/gender/gender_celeba_train.npz \
+                    $(REFRAMED)/gender/gender_aaf_train.npz
+GENDER_WILD_EVAL := $(DATA)/gender_val.npz $(REFRAMED)/gender/gender_celeba_val.npz $(REFRAMED)/gender/gender_aaf_val.npz
+EPOCHS_WILD ?= 6
+
+$(REFRAMED)/emotion/expw_%.npz: $(DATA)/expw_%.npz train/reframe.py | setup-runtime
+	$(RUNTIME_PY) -m train.reframe --data $< --drop fer2013_copy \
+	  --model trained_models/emotion_edge_vgg_ferplus --output $@
+$(REFRAMED)/gender/%.npz: $(DATA)/%.npz train/reframe.py | setup-runtime
+	$(RUNTIME_PY) -m train.reframe --data $< --model trained_models/gender_edge_vgg_slim_r2 --output $@
+
+reframe: $(filter $(REFRAMED)/%,$(EMOTION_WILD_DATA) $(EMOTION_WILD_EVAL) $(GENDER_WILD_DATA) $(GENDER_WILD_EVAL))
+
+train-wild: train-wild-emotion train-wild-gender train-wild-nano
+
+train-wild-emotion: setup-train reframe
+	$(TRAIN_PY) -m train fit --task emotion --model edge_vgg --recipe restart --epochs $(EPOCHS_WILD) \
+	  --seed 1 --threads $(THREADS) --labels ferplus_soft \
+	  --init-from trained_models/emotion_edge_vgg_ferplus --data $(EMOTION_WILD_DATA) \
+	  --eval $(EMOTION_WILD_EVAL) --output trained_models/emotion_edge_vgg_wild --name emotion_edge_vgg_wild
+
+train-wild-gender: setup-train reframe
+	$(TRAIN_PY) -m train fit --task gender --model edge_vgg_slim --recipe restart --epochs 5 \
+	  --seed 1 --threads $(THREADS) --no-report --init-from trained_models/gender_edge_vgg_slim_r2 \
+	  --data $(GENDER_WILD_DATA) --eval $(GENDER_WILD_EVAL) \
+	  --output trained_models/gender_edge_vgg_slim_wild --name gender_edge_vgg_slim_wild
+	$(TRAIN_PY) -m train balance --model trained_models/gender_edge_vgg_slim_wild --threads $(THREADS)
+	$(TRAIN_PY) -m train report --model trained_models/gender_edge_vgg_slim_wild \
+	  --eval $(GENDER_WILD_EVAL) --threads $(THREADS)
+
+# The nano tier on the same data: each shipped nano model continued, distilled from the new
+# accurate model of its task.
+train-wild-nano: setup-train reframe
+	$(TRAIN_PY) -m train fit --task emotion --model edge_vgg_nano --recipe restart --epochs $(EPOCHS_WILD) \
+	  --seed 1 --threads $(THREADS) --labels ferplus_soft --init-from trained_models/emotion_edge_vgg_nano \
+	  --teacher trained_models/emotion_edge_vgg_wild --distill-weight 0.5 --data $(EMOTION_WILD_DATA) \
+	  --eval $(EMOTION_WILD_EVAL) --output trained_models/emotion_edge_vgg_nano_wild \
+	  --name emotion_edge_vgg_nano_wild
+	$(TRAIN_PY) -m train fit --task gender --model edge_vgg_nano_rgb_s2 --recipe restart --epochs 8 \
+	  --seed 1 --threads $(THREADS) --no-report --init-from trained_models/gender_edge_vgg_nano_s2 \
+	  --teacher trained_models/gender_edge_vgg_slim_wild --distill-weight 0.5 --data $(GENDER_WILD_DATA) \
+	  --eval $(GENDER_WILD_EVAL) --output trained_models/gender_edge_vgg_nano_s2_wild \
+	  --name gender_edge_vgg_nano_s2_wild
+	$(TRAIN_PY) -m train balance --model trained_models/gender_edge_vgg_nano_s2_wild --threads $(THREADS)
+	$(TRAIN_PY) -m train report --model trained_models/gender_edge_vgg_nano_s2_wild \
+	  --eval $(GENDER_WILD_EVAL) --threads $(THREADS)
 
 # Emotion: a 40-epoch cosine cycle, a 20-epoch warm restart from it (same validation split),
 # then an 8-epoch restart on the FER+ crowd-vote distributions: the third is the one we ship

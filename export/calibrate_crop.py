@@ -22,17 +22,15 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from runtime.card import CardError, card_path_for, read_card, write_card
 from runtime.cli import OneLineParser
 from runtime.detector import FaceDetector
 from runtime.model_folder import keras_path
-from runtime.preprocess import CropRule, to_colour, to_uint8
+from runtime.preprocess import CropRule
+from train.reframe import locate_face
 
-DETECT_SIDE = 256  # images are upscaled to this side before the border is added
-BORDER = 0.5  # neutral border on each side, as a fraction of the side
 
 
 def frame_in_box_units(
@@ -41,20 +39,12 @@ def frame_in_box_units(
     """(image width / box width, image height / box height, downward shift of the image centre
     from the box centre in box heights, eye-line roll in degrees), or None when no face is
     found."""
-    img = to_uint8(np.asarray(image))
-    bgr = cv2.cvtColor(to_colour(img, "rgb", order), cv2.COLOR_RGB2BGR)  # type: ignore[arg-type]
-    h, w = bgr.shape[:2]
-    k = DETECT_SIDE / max(h, w)
-    big = cv2.resize(bgr, (round(w * k), round(h * k)), interpolation=cv2.INTER_LINEAR)
-    pad = round(DETECT_SIDE * BORDER)
-    canvas = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127,) * 3)
-    dets = detector.detect(canvas)
-    if not dets:
+    found = locate_face(image, order, detector)
+    if found is None:
         return None
-    best = max(dets, key=lambda d: d.score)
-    b = best.box
-    by, bw, bh = (b.y - pad) / k, b.w / k, b.h / k
-    return w / bw, h / bh, (h / 2 - (by + bh / 2)) / bh, best.roll
+    _, roll, (_, by, bw, bh) = found
+    h, w = np.asarray(image).shape[:2]
+    return w / bw, h / bh, (h / 2 - (by + bh / 2)) / bh, roll
 
 
 def calibrate(

@@ -38,8 +38,15 @@ class Arrays:
     index: np.ndarray  # (N,) positions in the source dataset
 
 
+PART = "part"  # meta key: which of a run's --data sources a row came from (0, 1, ...)
+
+
 def load_datasets(paths: list[str], task: str, fmt: str = "auto") -> FaceDataset:
-    """Load and concatenate several sources of one task (all must share the label names)."""
+    """Load and concatenate several sources of one task (all must share the label names).
+
+    Each row's source is kept in ``meta["part"]``, so that the validation split can be carved
+    per source (:func:`carve_split`). Where some sources carry vote distributions (FER+) and
+    others one label per face (ExpW), the latter's targets are their one-hot labels."""
     parts = [load_dataset(p, task=task, fmt=fmt) for p in _unique_sources(paths)]
     if not parts:
         raise DatasetError("no training data given; pass --data PATH")
@@ -53,30 +60,53 @@ def load_datasets(paths: list[str], task: str, fmt: str = "auto") -> FaceDataset
     for p in parts:
         images.extend(list(p.images))
     same = len({im.shape for im in images}) == 1
+    n_classes = len(first.label_names)
+    voted = any(p.soft is not None for p in parts)
+    meta = {
+        k: np.concatenate([p.meta[k] for p in parts]) for k in set.intersection(*(set(p.meta) for p in parts))
+    }
+    meta[PART] = np.concatenate([np.full(len(p), i, np.int16) for i, p in enumerate(parts)])
     return FaceDataset(
         name="+".join(p.name for p in parts),
         images=np.stack(images) if same else images,
         labels=np.concatenate([p.labels for p in parts]),
         label_names=first.label_names,
         order=first.order if len({p.order for p in parts}) == 1 else _mixed_order(parts),
-        soft=(np.concatenate([p.soft for p in parts]) if all(p.soft is not None for p in parts) else None),
-        meta={
-            k: np.concatenate([p.meta[k] for p in parts])
-            for k in set.intersection(*(set(p.meta) for p in parts))
-        },
+        soft=(
+            np.concatenate(
+                [p.soft if p.soft is not None else np.eye(n_classes, dtype=np.float32)[p.labels] for p in parts]
+            )
+            if voted
+            else None
+        ),
+        meta=meta,
     )
+
+
+def source_keys(paths: list[str]) -> list[str]:
+    """One key per separate source a --data list names, in order (the parts of one split
+    .npz are one source; a repeat counts once)."""
+    from train.datasets.npz import expand_parts
+
+    keys: list[str] = []
+    for p in paths:
+        key = str(expand_parts(Path(p))[0].resolve()) if p.endswith(".npz") else p
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def source_count(paths: list[str]) -> int:
+    """How many separate sources a --data list names."""
+    return len(source_keys(paths))
 
 
 def _unique_sources(paths: list[str]) -> list[str]:
     """Drop repeats, including the other parts of a split .npz (one part stands for all)."""
-    from train.datasets.npz import expand_parts
-
-    seen: set[str] = set()
-    out = []
-    for p in paths:
-        key = str(expand_parts(Path(p))[0].resolve()) if p.endswith(".npz") else p
-        if key not in seen:
-            seen.add(key)
+    keys, out = set(), []
+    for p, key in zip(paths, (source_keys([p])[0] for p in paths)):
+        if key not in keys:
+            keys.add(key)
             out.append(p)
     return out
 
@@ -132,6 +162,11 @@ class Split:
     train: np.ndarray  # sorted positions of the training rows
     val: np.ndarray  # sorted positions of the validation rows (checkpoint selection)
     fingerprint: str  # split_fingerprint(train)
+    # prefix_fingerprints[k - 1]: the fingerprint of the training rows of the first k sources,
+    # i.e. the split a run on those k sources alone carved; lets a run that adds sources warm
+    # start from (or distil) a model trained on the first ones without its validation rows
+    # ever having been trained on.
+    prefix_fingerprints: tuple[str, ...] = ()
 
 
 def split_fingerprint(train_idx: np.ndarray) -> str:
@@ -141,17 +176,29 @@ def split_fingerprint(train_idx: np.ndarray) -> str:
 
 
 def carve_split(ds: FaceDataset, val_fraction: float, seed: int) -> Split:
-    """THE validation split of a run: stratified by ``ds.labels``, reproducible from the seed.
+    """THE validation split of a run: stratified by ``ds.labels`` within each source
+    (``meta["part"]``), reproducible from the seed.
 
-    ``ds`` must be the label-selected training set (:func:`training_set`): the label source
-    decides which rows exist, hence what the positions mean."""
-    train_idx, val_idx = stratified_split(ds.labels, val_fraction, seed)
-    return Split(train_idx, val_idx, split_fingerprint(train_idx))
+    Carving each source on its own keeps a source's split the same whatever sources follow
+    it in ``--data``; a single source gets exactly the split it always had. ``ds`` must be
+    the label-selected training set (:func:`training_set`): the label source decides which
+    rows exist, hence what the positions mean."""
+    part = ds.meta.get(PART, np.zeros(len(ds), np.int16))
+    train_parts, val_parts, prefixes = [], [], []
+    for p in np.unique(part):
+        rows = np.flatnonzero(part == p)
+        tr, va = stratified_split(ds.labels[rows], val_fraction, seed)
+        train_parts.append(rows[tr])
+        val_parts.append(rows[va])
+        prefixes.append(split_fingerprint(np.concatenate(train_parts)))
+    train_idx, val_idx = np.sort(np.concatenate(train_parts)), np.sort(np.concatenate(val_parts))
+    return Split(train_idx, val_idx, split_fingerprint(train_idx), tuple(prefixes))
 
 
-def validation_rule(val_fraction: float, seed: int) -> str:
+def validation_rule(val_fraction: float, seed: int, sources: int = 1) -> str:
     """How the split was carved, in words (recorded in the card)."""
-    return f"stratified {val_fraction:.0%} of the training data, seed {seed}"
+    where = "the training data" if sources == 1 else f"each of the {sources} training sources"
+    return f"stratified {val_fraction:.0%} of {where}, seed {seed}"
 
 
 def training_set(

@@ -17,7 +17,7 @@ import numpy as np
 
 from runtime.card import ModelCard, file_entry, write_card
 from train.config import TrainConfig
-from train.data import SPLIT_FINGERPRINT, validation_rule
+from train.data import SPLIT_FINGERPRINT, source_count, validation_rule
 from train.inputs import Prepared, evaluate_arrays, prepare
 from train.run_folder import RunFolder, RunState, save_model_atomic
 from train.schedule import end_of_epoch, learning_rate
@@ -280,7 +280,7 @@ def finalize(
     split = {
         "train": int(len(p.train.y)),
         "validation": int(len(p.val.y)),
-        "validation_rule": validation_rule(cfg.recipe.val_fraction, cfg.seed),
+        "validation_rule": validation_rule(cfg.recipe.val_fraction, cfg.seed, source_count(cfg.data)),
         SPLIT_FINGERPRINT: p.split.fingerprint,
         "selection": "epoch with the best validation accuracy",
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 from runtime.card import ModelCard, card_path_for, read_card, verify_file
 from runtime.model_folder import keras_path
 from train.config import TrainConfig
-from train.data import SPLIT_FINGERPRINT, Split, validation_rule
+from train.data import SPLIT_FINGERPRINT, Split, source_keys, validation_rule
 
 
 @dataclass(frozen=True)
@@ -37,17 +37,23 @@ def open_source(name: str, flag: str) -> SourceModel:
 
 
 def split_problem(card: ModelCard, cfg: TrainConfig, split: Split, hint: str) -> str | None:
-    """Why ``card``'s model was not selected on this run's carved split, or None."""
+    """Why ``card``'s model was not selected on this run's carved split, or None.
+
+    A model trained on the first k of this run's sources qualifies too: each source is carved
+    on its own, so its validation rows are this run's validation rows of those sources."""
     t = card.training
     record = t.get("split", {})
-    if t.get("data") != cfg.data or record.get("validation_rule") != validation_rule(
-        cfg.recipe.val_fraction, cfg.seed
-    ):
+    theirs, mine_keys = source_keys(list(t.get("data") or [])), source_keys(cfg.data)
+    k = len(theirs)
+    same_sources = k > 0 and theirs == mine_keys[:k]
+    if not same_sources or record.get("validation_rule") != validation_rule(cfg.recipe.val_fraction, cfg.seed, k):
         return f"training data or validation split ({hint})"
     recorded = record.get(SPLIT_FINGERPRINT)
-    if recorded is not None and recorded != split.fingerprint:
+    # Older cards record no fingerprint: their data and rule, checked above, define the split.
+    mine = split.prefix_fingerprints[k - 1] if k < len(mine_keys) else split.fingerprint
+    if recorded is not None and recorded != mine:
         return (
-            f"validation split ({SPLIT_FINGERPRINT} {recorded}, this run's {split.fingerprint}: "
+            f"validation split ({SPLIT_FINGERPRINT} {recorded}, this run's {mine}: "
             f"{hint}, and the same --labels and --limit)"
         )
     return None

@@ -174,3 +174,31 @@ def test_run_state_is_standard_json_and_old_files_with_infinity_still_load(tmp_p
     assert "Infinity" in old
     path.write_text(old)
     assert RunState.load(path) == fresh
+
+
+def test_each_source_is_carved_on_its_own_so_an_added_source_keeps_the_first_ones_split(tmp_path):
+    """A run on FER+ and ExpW: FER+'s rows split exactly as a FER+-only run split them, and a
+    model selected on that run may seed or teach the wider one; any other order is refused."""
+    labels = np.random.default_rng(0).permutation(np.arange(700) % 7)
+    fer = str(write_fer_npz(tmp_path / "fer_train.npz", labels, ferplus_votes(labels)))
+    wild = str(write_fer_npz(tmp_path / "wild_train.npz", np.arange(350) % 7))  # no votes
+    alone_ds = training_set([fer], "emotion", "ferplus_soft")
+    alone = carve_split(alone_ds, 0.25, 1)
+    both_ds = training_set([fer, wild], "emotion", "ferplus_soft")
+    both = carve_split(both_ds, 0.25, 1)
+    n = len(alone_ds)
+    assert len(both_ds) == n + 350  # every ExpW-like row kept, its target its one label
+    assert np.array_equal(both_ds.soft[n:], np.eye(7, dtype=np.float32)[both_ds.labels[n:]])
+    assert np.array_equal(both.train[both.train < n], alone.train)
+    assert both.prefix_fingerprints == (alone.fingerprint, both.fingerprint)
+    assert 80 <= (both.val >= n).sum() <= 95  # a quarter of the added source, by class
+
+    cfg = TrainConfig(task="emotion", data=[fer, wild], output="o", recipe=get_recipe("smoke"), labels="ferplus_soft")
+    card = card_for([fer], labels="ferplus_soft", **{SPLIT_FINGERPRINT: alone.fingerprint})
+    assert split_problem(card, cfg, both, "hint") is None
+    card.training["split"][SPLIT_FINGERPRINT] = both.fingerprint  # not the first source's split
+    assert "validation split" in split_problem(card, cfg, both, "hint")
+    card.training["split"][SPLIT_FINGERPRINT] = alone.fingerprint
+    cfg.data = [wild, fer]  # the model's data is not this run's first source
+    assert split_problem(card, cfg, both, "hint") == "training data or validation split (hint)"
+    assert validation_rule(0.25, 1, 2) == "stratified 25% of each of the 2 training sources, seed 1"

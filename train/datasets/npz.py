@@ -19,8 +19,9 @@ from runtime.card import EMOTION_LABELS, GENDER_LABELS
 from train.datasets.base import DatasetError, FaceDataset
 from train.datasets.ferplus import FERPLUS_COLUMNS, ferplus_to_fer_soft
 
-RAW_META = ("row", "ferplus")
-BLOB_META = ("age", "race", "source", "group", "label_conflict")
+BLOB_META = ("age", "race", "source", "group", "label_conflict", "identity", "fer2013_copy")
+# Raw files: FER2013's csv rows and votes, and what train.reframe keeps of a blob source.
+RAW_META = ("row", "ferplus", *BLOB_META, "detected")
 
 
 def _open(path: Path) -> np.lib.npyio.NpzFile:
