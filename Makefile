@@ -175,11 +175,12 @@ train-seed: setup-train
 	  --threads $(THREADS) --data $(DATA)/fer2013_train_1of2.npz \
 	  --eval $(DATA)/fer2013_publictest.npz --output trained_models/emotion_mini_xception_seed
 
-# First measure each model's crop against the detector (runtime environment: MediaPipe), then
+# First measure each model's crop against each detector (runtime environment: MediaPipe), then
 # ONNX and TFLite, float and int8, each verified against Keras on the run's evaluation split
 # (calibration faces come from the training data, so $(DATA) must be there).
 export: setup-train setup-runtime
 	$(RUNTIME_PY) -m export.calibrate_crop --model $(SHIPPED_MODELS)
+	$(RUNTIME_PY) -m export.calibrate_crop --detector full --model $(SHIPPED_MODELS)
 	$(TRAIN_PY) -m export --model $(SHIPPED_MODELS)
 	$(TRAIN_PY) -m export --table --model $(SHIPPED_MODELS)
 

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.stride import STRIDES, stride_study
     from runtime.backends import BackendError
     from runtime.card import CardError, atomic_write_bytes
-    from runtime.detector import DetectorError
+    from runtime.detection import DetectorError
     from runtime.pipeline import shipped_models
     from runtime.sources import SourceError
 

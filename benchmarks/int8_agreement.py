@@ -147,7 +147,7 @@ def detect_clip_boxes(clips: list[Path], every: int = 1) -> list[tuple[np.ndarra
     runs it."""
     import cv2
 
-    from runtime.detector import FaceDetector
+    from runtime.blazeface import FaceDetector
 
     out = []
     with FaceDetector("short") as det:
@@ -173,7 +173,7 @@ def prepare_clip_faces(clf, frames: list[tuple[np.ndarray, list, list]], align: 
     """Detector crops through ``FaceClassifier.prepare`` (the model's own crop rule; turned
     upright from the eye keypoints by the runtime's rule, ``RuntimeConfig.align_min_roll``:
     only faces tilted at least that much, unless told ``--no-align``)."""
-    from runtime.pipeline import RuntimeConfig
+    from runtime.options import RuntimeConfig
     from runtime.preprocess import applied_rolls
 
     min_roll = RuntimeConfig().align_min_roll
@@ -554,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
                 inputs[name][CLIP_SPLIT] = prepare_clip_faces(clf, frames, a.align)
         for name, splits in inputs.items():
             print(f"{name}: " + ", ".join(f"{s} {len(f.x)} faces" for s, f in splits.items()), flush=True)
-        from runtime.pipeline import RuntimeConfig
+        from runtime.options import RuntimeConfig
 
         note = json.dumps(
             {

@@ -32,10 +32,17 @@ from runtime.cli import OneLineParser
 from runtime.markdown import table
 
 NO_FACE = "no face"
-TASK_LABELS = {
-    "emotion": ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
-    "gender": ("woman", "man"),
-}
+
+
+def task_outputs() -> dict[str, tuple[tuple[str, ...], str]]:
+    """Each shipped task's labels and output kind (softmax, regression), from its card."""
+    from runtime import model_folder
+
+    out = {}
+    for task in model_folder.tasks():
+        card = model_folder.shipped_card(task)
+        out[task] = (tuple(card["labels"]), card.get("output", {}).get("kind", "softmax"))
+    return out
 
 
 class EvalError(RuntimeError):
@@ -68,9 +75,11 @@ def read_labels(folder: Path) -> list[Labelled]:
     return out
 
 
-def task_of(labels: set[str]) -> str:
-    for task, names in TASK_LABELS.items():
-        if labels <= set(names):
+def task_of(labels: set[str], outputs: dict[str, tuple[tuple[str, ...], str]]) -> str:
+    """The shipped task whose labels the folder's labels are (a regression's are numbers:
+    name it with --task)."""
+    for task, (names, kind) in outputs.items():
+        if kind == "softmax" and labels <= set(names):
             return task
     raise EvalError(f"labels {sorted(labels)} belong to no task; pass --task")
 
@@ -91,15 +100,31 @@ def staged_images(items: list[Labelled], pad: int, into: Path) -> list[Path]:
     return out
 
 
-def largest_face_labels(rows: list[dict], task: str) -> dict[str, str]:
-    """Per image file: the task's label of its largest face (images without one are absent)."""
+def largest_face_labels(rows: list[dict], task: str, key: str = "label") -> dict[str, str]:
+    """Per image file: the task's ``key`` (its label; a regression's ``value``) of its
+    largest face (images without one are absent)."""
     out = {}
     for r in rows:
         faces = [f for f in r["faces"] if task in f]
         if faces:
             big = max(faces, key=lambda f: f["box"][2] * f["box"][3])
-            out[Path(r["file"]).name] = big[task]["label"]
+            out[Path(r["file"]).name] = big[task][key]
     return out
+
+
+def score_values(truth: list[str], predicted: list, within: float = 5.0) -> dict:
+    """A regression task: detection rate, mean absolute error and the share within
+    ``within`` units, over the images where a face was found (no face counts apart)."""
+    t = np.array([float(x) for x in truth])
+    found = np.array([p != NO_FACE for p in predicted])
+    p = np.array([float(x) if x != NO_FACE else np.nan for x in predicted])
+    err = np.abs(p[found] - t[found])
+    return {
+        "n": len(t),
+        "detection_rate": round(float(found.mean()), 4) if len(t) else 0.0,
+        "mae": round(float(err.mean()), 3) if len(err) else None,
+        f"within_{within:g}": round(float((err <= within).mean()), 4) if len(err) else None,
+    }
 
 
 def score(truth: list[str], predicted: list[str], labels: tuple[str, ...]) -> dict:
@@ -130,6 +155,9 @@ def markdown(result: dict) -> str:
         f"Settings: `{result['settings']}`, padding {result['pad']} px, {r['n']} images.",
         "",
     ]
+    if result.get("kind", "softmax") != "softmax":
+        keys = [k for k in r if k != "n"]
+        return "\n".join([*lines, *table(keys, [[r[k] for k in keys]], "r" * len(keys))]) + "\n"
     lines += table(
         ["detection rate", "accuracy", "balanced accuracy"],
         [[f"{100 * r[k]:.1f} %" for k in ("detection_rate", "accuracy", "balanced_accuracy")]],
@@ -147,12 +175,15 @@ def markdown(result: dict) -> str:
 def evaluate(folder: Path, runtime_args: list[str], pad: int = 0, task: str | None = None, log=print) -> dict:
     """Run the runtime over the labelled folder and score its answers."""
     from runtime.__main__ import config_from_args, parse_args
-    from runtime.pipeline import run
+    from runtime.app import run
 
     items = read_labels(folder)
-    task = task or task_of({i.label for i in items})
-    labels = TASK_LABELS[task]
-    unknown = sorted({i.label for i in items} - set(labels))
+    outputs = task_outputs()
+    task = task or task_of({i.label for i in items}, outputs)
+    if task not in outputs:
+        raise EvalError(f"no {task} model is shipped; choose --task {' or '.join(outputs)}")
+    labels, kind = outputs[task]
+    unknown = sorted({i.label for i in items} - set(labels)) if kind == "softmax" else []
     if unknown:
         raise EvalError(f"labels {unknown} are not {task} labels ({', '.join(labels)})")
     with tempfile.TemporaryDirectory(prefix="pipeline-eval-") as tmp:
@@ -162,15 +193,18 @@ def evaluate(folder: Path, runtime_args: list[str], pad: int = 0, task: str | No
             ["--source", tmp, "--no-show", "--per-image", str(table), "--tasks", task, *runtime_args]
         )
         summary = run(config_from_args(args, show=False), log=log)
-        found = largest_face_labels(json.loads(table.read_text()), task)
+        key = "label" if kind == "softmax" else "value"
+        found = largest_face_labels(json.loads(table.read_text()), task, key)
     predicted = [found.get(p.name, NO_FACE) for p in staged]
+    truth = [i.label for i in items]
     return {
         "data": str(folder),
         "task": task,
         "pad": pad,
         "settings": " ".join(runtime_args) or "runtime defaults",
         "seconds": round(summary.seconds, 1),
-        "scores": score([i.label for i in items], predicted, labels),
+        "kind": kind,
+        "scores": score(truth, predicted, labels) if kind == "softmax" else score_values(truth, predicted),
         "per_image": [
             {"file": i.file.name, "label": i.label, "predicted": p} for i, p in zip(items, predicted)
         ],
@@ -189,12 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--data", type=Path, required=True, help="folder with labels.csv (file,label) and the images"
     )
-    p.add_argument(
-        "--task",
-        choices=tuple(TASK_LABELS),
-        default=None,
-        help="default: the task whose labels labels.csv uses",
-    )
+    p.add_argument("--task", default=None, help="a shipped task (default: the one whose labels labels.csv uses)")
     p.add_argument("--pad", type=int, default=0, help="replicated border added to each image (px)")
     p.add_argument(
         "--output",

@@ -5,8 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from runtime.markdown import table
+from runtime.pipeline import STAGES_AFTER_TASKS, STAGES_BEFORE_TASKS, stage_order
 
-STAGES = ("detect", "preprocess", "emotion", "gender", "track", "draw")
+SHOWN_FIXED = {"detect", "preprocess", "track", "draw"}  # read and output are not a model's work
+
+
+def table_stages(rows: list[dict]) -> list[str]:
+    """The stages worth a column: detection, preprocessing, each task's engine, tracking and
+    drawing, in the runtime's order (the tasks are those the rows timed)."""
+    fixed = set(STAGES_BEFORE_TASKS) | set(STAGES_AFTER_TASKS)
+    tasks = list(dict.fromkeys(s for r in rows for s in r.get("stages", {}) if s not in fixed))
+    return [s for s in stage_order(tasks) if s in SHOWN_FIXED or s in tasks]
+
+
+def agreement_tasks(rows: list[dict]) -> list[str]:
+    """The tasks a stride study compared (its ``<task>_agreement`` figures)."""
+    return list(dict.fromkeys(k.removesuffix("_agreement") for r in rows for k in r if k.endswith("_agreement")))
 
 
 def _ms(d: dict | None, key: str = "p50_ms") -> str:
@@ -14,8 +28,9 @@ def _ms(d: dict | None, key: str = "p50_ms") -> str:
 
 
 def speed_table(result: dict) -> list[str]:
+    stages = table_stages(result.get("speed", []))
     header = ["setting", "faces found / frame", "FPS", "frame p50 / p95 / p99 ms"]
-    header += [f"{s} p50" for s in STAGES] + ["detector alone p50", "pipeline ÷ detector"]
+    header += [f"{s} p50" for s in stages] + ["detector alone p50", "pipeline ÷ detector"]
     rows = []
     for row in result.get("speed", []):
         s, f = row["setting"], row["frame"]
@@ -26,12 +41,12 @@ def speed_table(result: dict) -> list[str]:
                 f"{row['faces_per_frame']:.2f}",
                 f"{row['fps']:.1f}",
                 f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f} / {f['p99_ms']:.2f}",
-                *(_ms(row["stages"].get(st)) for st in STAGES),
+                *(_ms(row["stages"].get(st)) for st in stages),
                 _ms(row["detector_alone"]),
                 f"{row['pipeline_over_detector']:.2f}",
             ]
         )
-    return table(header, rows, "lrrl" + "r" * len(STAGES) + "rr")
+    return table(header, rows, "lrrl" + "r" * len(stages) + "rr")
 
 
 def stride_table(result: dict) -> list[str]:
@@ -48,7 +63,8 @@ def stride_table(result: dict) -> list[str]:
         return "–" if v is None else f"{100 * v:.1f} %"
 
     header = ["detect every", "classify every", "ms / frame", "detect ms", "classify ms", "work saved"]
-    header += ["faces missed", "box IoU", "emotion agrees", "gender agrees"]
+    tasks = agreement_tasks(rows)
+    header += ["faces missed", "box IoU", *(f"{t} agrees" for t in tasks)]
     body = [
         [
             r["detect_every"],
@@ -59,12 +75,11 @@ def stride_table(result: dict) -> list[str]:
             pct(r["work_saved"]),
             f"{r['missed']} / {r['faces']}",
             "–" if r["mean_iou"] is None else f"{r['mean_iou']:.3f}",
-            pct(r["emotion_agreement"]),
-            pct(r["gender_agreement"]),
+            *(pct(r.get(f"{t}_agreement")) for t in tasks),
         ]
         for r in rows
     ]
-    return lines + table(header, body, "r" * 10)
+    return lines + table(header, body, "r" * len(header))
 
 
 def reference_lines(result: dict) -> list[str]:

@@ -17,7 +17,8 @@ from pathlib import Path
 from benchmarks.frames import demo_frames
 from runtime.cli import OneLineParser
 from runtime.overlay import draw
-from runtime.pipeline import Pipeline, RuntimeConfig
+from runtime.options import RuntimeConfig
+from runtime.pipeline import Pipeline
 from runtime.sinks import JsonLinesSink
 
 

@@ -13,11 +13,12 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from benchmarks.frames import FrameSet
-from runtime.detector import FaceDetector
+from runtime.blazeface import FaceDetector
 from runtime.metrics import latency_summary
 from runtime.model_folder import EXPORTS
 from runtime.overlay import draw
-from runtime.pipeline import Pipeline, RuntimeConfig, StageTimes
+from runtime.options import RuntimeConfig
+from runtime.pipeline import Pipeline, StageTimes
 
 
 @dataclass(frozen=True)

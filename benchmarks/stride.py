@@ -2,7 +2,7 @@
 
 The reference is the same clip with the detector and both classifiers on every frame.
 Each strided run is compared face by face with it: box overlap (IoU), and agreement of
-the emotion and gender labels shown. Work is the mean time per frame of the whole
+each task's labels shown. Work is the mean time per frame of the whole
 pipeline and of its two expensive stages.
 """
 
@@ -14,8 +14,9 @@ from collections.abc import Callable
 import numpy as np
 
 from benchmarks.frames import FrameSet
-from runtime.detector import iou
-from runtime.pipeline import Pipeline, RuntimeConfig
+from runtime.geometry import iou
+from runtime.options import RuntimeConfig
+from runtime.pipeline import Pipeline
 
 STRIDES = ((1, 1), (1, 3), (1, 5), (2, 5), (5, 5))  # (detect_every, classify_every)
 
@@ -45,14 +46,15 @@ def run_clip(
         "frame_mean_ms": round(float(np.mean(total)), 3),
         "detect_mean_ms": summary["detect"]["mean_ms"],
         "classify_mean_ms": round(
-            sum(summary[t]["mean_ms"] for t in ("emotion", "gender") if t in summary), 3
+            sum(summary[t]["mean_ms"] for t in pipe.classifiers if t in summary), 3
         ),
     }
     return out, work
 
 
 def compare(reference: list, strided: list) -> dict:
-    ious, emo, gen, missing = [], [], [], 0
+    """Faces missed, box IoU and, per task, how often the strided run shows the same label."""
+    ious, agree, missing = [], {}, 0
     for ref, got in zip(reference, strided):
         for face in ref.faces:
             best = max(got.faces, key=lambda f: iou(f.box, face.box), default=None)
@@ -60,15 +62,14 @@ def compare(reference: list, strided: list) -> dict:
                 missing += 1
                 continue
             ious.append(iou(best.box, face.box))
-            emo.append(best.predictions["emotion"].label == face.predictions["emotion"].label)
-            gen.append(best.predictions["gender"].label == face.predictions["gender"].label)
+            for task, pred in face.predictions.items():
+                agree.setdefault(task, []).append(best.predictions[task].label == pred.label)
     n = sum(len(r.faces) for r in reference)
     return {
         "faces": n,
         "missed": missing,
         "mean_iou": round(float(np.mean(ious)), 4) if ious else None,
-        "emotion_agreement": round(float(np.mean(emo)), 4) if emo else None,
-        "gender_agreement": round(float(np.mean(gen)), 4) if gen else None,
+        **{f"{task}_agreement": round(float(np.mean(v)), 4) if v else None for task, v in agree.items()},
     }
 
 

@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from runtime.cli import OneLineParser
-from runtime.pipeline import Pipeline, RuntimeConfig
+from runtime.options import RuntimeConfig
+from runtime.pipeline import Pipeline
 from runtime.preprocess import Box, crop
 from runtime.sources import open_source
 
@@ -32,9 +33,12 @@ class TrackLog:
     id: int
     frames: list[int] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
-    emotions: list[str] = field(default_factory=list)
-    genders: list[str] = field(default_factory=list)
+    labels: dict[str, list[str]] = field(default_factory=dict)  # task -> label shown per frame
     first_crop: np.ndarray | None = None
+
+    def labels_shown(self) -> list[tuple[str, str]]:
+        """(task, the label shown on most of the track's frames), task by task."""
+        return [(task, max(set(shown), key=shown.count)) for task, shown in self.labels.items()]
 
     def summary(self) -> dict:
         return {
@@ -43,8 +47,7 @@ class TrackLog:
             "last_frame": self.frames[-1],
             "frames_shown": len(self.frames),
             "max_score": round(max(self.scores), 3),
-            "emotion": max(set(self.emotions), key=self.emotions.count),
-            "gender": max(set(self.genders), key=self.genders.count),
+            **dict(self.labels_shown()),
         }
 
 
@@ -62,8 +65,8 @@ def track_clip(source: str, confirm_hits: int) -> list[TrackLog]:
                     log = logs.setdefault(face.track_id, TrackLog(face.track_id))
                     log.frames.append(frame.index)
                     log.scores.append(face.score)
-                    log.emotions.append(face.predictions["emotion"].label)
-                    log.genders.append(face.predictions["gender"].label)
+                    for task, pred in face.predictions.items():
+                        log.labels.setdefault(task, []).append(pred.label)
                     if log.first_crop is None:
                         b = face.box
                         big = Box(b.x - b.w // 4, b.y - b.h // 4, b.w * 3 // 2, b.h * 3 // 2)
@@ -114,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name}, {label}: {len(logs)} track(s): "
                 + "; ".join(
                     f"#{s['id']} frames {s['first_frame']}-{s['last_frame']} ({s['frames_shown']} "
-                    f"shown, max score {s['max_score']}, {s['emotion']}, {s['gender']})"
-                    for s in report[name][label]
+                    f"shown, max score {s['max_score']}, {', '.join(l for _, l in log.labels_shown())})"
+                    for s, log in zip(report[name][label], logs)
                 )
             )
     (a.output / "tracks.json").write_text(json.dumps(report, indent=1) + "\n")

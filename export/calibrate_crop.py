@@ -26,15 +26,21 @@ import numpy as np
 
 from runtime.card import CardError, card_path_for, read_card, write_card
 from runtime.cli import OneLineParser
-from runtime.detector import FaceDetector
+from runtime.detection import Detector
+from runtime.detector import detector_names, open_detector
+from runtime.model_folder import CARD, CARD_SUFFIX
+from runtime.options import RuntimeConfig
 from runtime.model_folder import keras_path
 from runtime.preprocess import CropRule
 from train.reframe import locate_face
 
 
 
+DEFAULT_DETECTOR = RuntimeConfig.detector  # its rule is the model's input crop
+
+
 def frame_in_box_units(
-    image: np.ndarray, order: str, detector: FaceDetector
+    image: np.ndarray, order: str, detector: Detector
 ) -> tuple[float, float, float, float] | None:
     """(image width / box width, image height / box height, downward shift of the image centre
     from the box centre in box heights, eye-line roll in degrees), or None when no face is
@@ -53,7 +59,7 @@ def calibrate(
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(images), size=min(size, len(images)), replace=False)
     found = []
-    with FaceDetector(detector_variant, min_score=0.5) as det:
+    with open_detector(detector_variant, min_score=0.5) as det:
         for i in pick:
             m = frame_in_box_units(images[i], order, det)
             if m is not None:
@@ -90,6 +96,20 @@ def calibrate(
     return rule, stats
 
 
+def record_rule(folder: Path, detector: str, rule: CropRule, stats: dict) -> list[Path]:
+    """Add another detector's rule to the training card and to every export's card beside it
+    (the rule travels in ``crops``, which no model file embeds, so no re-export is needed)."""
+    written = []
+    for card_file in sorted(folder.glob(f"model*{CARD_SUFFIX}")):
+        card = read_card(card_file)
+        card.crops[detector] = rule
+        if card_file.name == CARD:
+            card.training.setdefault("crop_calibrations", {})[detector] = stats
+        write_card(card, card_file)
+        written.append(card_file)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(
         prog="python -m export.calibrate_crop",
@@ -97,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", nargs="+", required=True, help="trained model folders")
-    p.add_argument("--detector", choices=("short", "full"), default="short")
+    p.add_argument(
+        "--detector",
+        choices=detector_names(),
+        default=DEFAULT_DETECTOR,
+        help="whose boxes to measure against (the default detector's rule is the model's "
+        "input crop, embedded in its exports; another's is added beside it)",
+    )
     p.add_argument("--size", type=int, default=400, help="training images to measure")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
@@ -118,9 +144,13 @@ def main(argv: list[str] | None = None) -> int:
                 else [ds.images[i] for i in train_idx]
             )
             rule, stats = calibrate(card, images, ds.order, a.detector, a.size, a.seed)
-            card.input = replace(card.input, crop=rule)
-            card.training["crop_calibration"] = stats
-            write_card(card, card_file)
+            if a.detector == DEFAULT_DETECTOR:
+                # The default detector's rule is the input's: exports embed it, so re-export.
+                card.input = replace(card.input, crop=rule)
+                card.training["crop_calibration"] = stats
+                write_card(card, card_file)
+            else:
+                record_rule(path.parent, a.detector, rule, stats)
             print(
                 f"{card.name}: crop = detector box x {rule.scale_x:.2f}, centre shifted down "
                 f"{rule.shift_y:+.2f} box heights ({stats['faces_found']}/"

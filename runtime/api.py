@@ -14,14 +14,15 @@ keeps its tracker and reusable buffers): use one per thread.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from .pipeline import Pipeline, RuntimeConfig
+from .options import RuntimeConfig, config_with
+from .pipeline import Pipeline
 from .records import FrameResult
 from .sources import open_source, read_image
 
@@ -29,15 +30,22 @@ from .sources import open_source, read_image
 @dataclass(frozen=True)
 class TaskResult:
     """One task's answer for a face: the label shown, its confidence, every class's
-    probability (smoothed over the track in a stream) and this frame's raw output."""
+    probability (smoothed over the track in a stream) and this frame's raw output; for a
+    regression task (runtime/outputs.py) the ``value`` in its ``unit`` instead of the
+    confidence and probabilities."""
 
     label: str
-    confidence: float
-    probs: dict[str, float]
-    raw: dict[str, float] | None
+    confidence: float | None
+    probs: dict[str, float] | None
+    raw: dict[str, float] | float | None
+    value: float | None = None
+    unit: str | None = None
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "confidence": self.confidence, "probs": self.probs, "raw": self.raw}
+        out = {"label": self.label, "confidence": self.confidence, "probs": self.probs, "raw": self.raw}
+        if self.value is not None:
+            out.update(value=self.value, unit=self.unit)
+        return out
 
 
 @dataclass(frozen=True)
@@ -104,27 +112,16 @@ class Analyzer:
 
     def __init__(
         self,
-        tasks: tuple[str, ...] = ("emotion", "gender"),
-        tier: str = "accurate",
-        backend: str = "onnx",
-        precision: str = "int8",
-        threads: int = 1,
-        detector: str = "short",
-        align: bool = True,
         config: RuntimeConfig | None = None,
+        *,
         live: bool = False,
         fps: float | None = None,
+        **options: Any,
     ) -> None:
-        self.config = config or RuntimeConfig(
-            tasks=tuple(tasks),
-            tier=tier,
-            backend=backend,
-            precision=precision,
-            threads=threads,
-            detector=detector,
-            align=align,
-            show=False,
-        )
+        """``options`` are any settings of :class:`runtime.options.RuntimeConfig` by name
+        (``tier="nano"``, ``tasks=("emotion",)``, ``detector="full"``, ...), applied over
+        ``config`` or the defaults; there is no window."""
+        self.config = config_with(config, **({"show": False} if config is None else {}), **options)
         self.pipeline = Pipeline(self.config, live=live, fps=fps)
         self._stills = 0
 
@@ -168,8 +165,3 @@ class Analyzer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def analyzer_for(cfg: RuntimeConfig, live: bool = False, fps: float | None = None) -> Analyzer:
-    """The CLI's Analyzer: every setting from its RuntimeConfig."""
-    return Analyzer(config=replace(cfg), live=live, fps=fps)

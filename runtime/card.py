@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .preprocess import InputSpec
+from .outputs import OutputKind, output_kind
+from .preprocess import CropRule, InputSpec
 
 CARD_VERSION = 1
 # The label vocabularies of the tasks we train; a card may name any task (the runtime takes
@@ -51,17 +52,54 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)  # split name -> figures
     files: dict[str, FileEntry] = field(default_factory=dict)  # file name -> entry
     export: dict[str, Any] = field(default_factory=dict)  # source, tools, calibration, checks
+    # What the output means: {"kind": "softmax"} (probabilities over ``labels``) or
+    # {"kind": "regression", "unit": "years"} (one value per label); runtime/outputs.py.
+    output: dict[str, Any] = field(default_factory=lambda: {"kind": "softmax"})
+    # Crop rules measured against each detector's boxes (detector name -> rule), by
+    # export.calibrate_crop; ``input.crop`` is the default detector's (short) rule.
+    crops: dict[str, CropRule] = field(default_factory=dict)
     card_version: int = CARD_VERSION
 
     def __post_init__(self) -> None:
         if not self.task.isidentifier():
             raise CardError(f"task {self.task!r} must be a name such as emotion, gender or age")
-        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
-            raise CardError(f"labels must be 2 or more distinct names, got {self.labels}")
+        try:
+            kind = output_kind(self.output)
+        except ValueError as e:
+            raise CardError(f"card of {self.name}: {e}") from e
+        most = kind.max_labels or len(self.labels)
+        if not kind.min_labels <= len(self.labels) <= most or len(set(self.labels)) != len(self.labels):
+            many = f"{kind.min_labels} or more" if kind.max_labels is None else f"{kind.max_labels}"
+            raise CardError(f"labels must be {many} distinct name(s) for a {kind.name} output, got {self.labels}")
+
+    @property
+    def kind(self) -> OutputKind:
+        """What the model's output means (runtime/outputs.py)."""
+        return output_kind(self.output)
+
+    def crop_for(self, detector: str) -> CropRule:
+        """The crop rule measured against ``detector``'s boxes. An uncalibrated card's rule is a
+        guess for any detector and is used as is; a calibrated card without a rule for this
+        detector is refused: its rule would cut the face where that detector's boxes are not."""
+        if detector in self.crops:
+            return self.crops[detector]
+        measured = self.training.get("crop_calibration", {}).get("detector", "blazeface_short")
+        if not self.input.crop.calibrated or measured == f"blazeface_{detector}":
+            return self.input.crop
+        known = sorted({*self.crops, measured.removeprefix("blazeface_")})
+        raise CardError(
+            f"{self.name} has no crop rule measured for the {detector!r} detector (only "
+            f"{', '.join(known)}); run 'python -m export.calibrate_crop --model <its folder> "
+            f"--detector {detector}' or choose --detector {known[0]}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["input"] = self.input.to_dict()
+        if not self.crops:
+            del d["crops"]  # cards written before per-detector rules stay byte-identical
+        if self.output == {"kind": "softmax"}:
+            del d["output"]
         return d
 
     @classmethod
@@ -81,6 +119,7 @@ class ModelCard:
         try:
             spec = InputSpec.from_dict(d["input"])
             files = {k: FileEntry(**v) for k, v in d.get("files", {}).items()}
+            crops = {k: CropRule(**v) for k, v in d.get("crops", {}).items()}
         except (KeyError, TypeError, ValueError) as e:
             raise CardError(f"card input or files section is malformed: {e}") from e
         return cls(
@@ -93,6 +132,8 @@ class ModelCard:
             metrics=d.get("metrics", {}),
             files=files,
             export=d.get("export", {}),
+            output=d.get("output", {"kind": "softmax"}),
+            crops=crops,
             card_version=d.get("card_version", CARD_VERSION),
         )
 

@@ -7,7 +7,7 @@ one the card records, and an ONNX file's embedded card must agree with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,9 @@ from .card import (
     verify_file,
 )
 from .model_folder import card_path
-from .preprocess import Box, ChannelOrder, prepare_face
+from .outputs import OutputKind
+from .geometry import Box
+from .preprocess import ChannelOrder, InputSpec, prepare_face
 
 
 def _embedded_card(engine: Classifier) -> ModelCard | None:
@@ -40,6 +42,11 @@ class FaceClassifier:
     engine: Classifier
     max_faces: int = 16
     _buffer: np.ndarray | None = None
+    spec: InputSpec | None = None  # the card's input, with the crop rule of the detector in use
+
+    def __post_init__(self) -> None:
+        if self.spec is None:
+            self.spec = self.card.input
 
     @property
     def task(self) -> str:
@@ -49,12 +56,20 @@ class FaceClassifier:
     def labels(self) -> list[str]:
         return self.card.labels
 
+    @property
+    def kind(self) -> OutputKind:
+        return self.card.kind
+
     @classmethod
-    def open(cls, path: Path, threads: int = 1, max_faces: int = 16) -> FaceClassifier:
+    def open(
+        cls, path: Path, threads: int = 1, max_faces: int = 16, detector: str = "short"
+    ) -> FaceClassifier:
+        """The exported model at ``path``, checked against its card, cropping faces by the
+        rule its card measured for ``detector``'s boxes."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(
-                f"model file {path} not found; run 'make export' or pass --emotion-model / --gender-model"
+                f"model file {path} not found; run 'make export' or pass --<task>-model PATH"
             )
         card = read_card(card_path(path))
         verify_file(card, path)
@@ -70,7 +85,7 @@ class FaceClassifier:
                 f"{path.name}: the card beside it does not match the card inside it "
                 f"(labels or input); re-export the model"
             )
-        return cls(card, engine, max_faces)
+        return cls(card, engine, max_faces, spec=replace(card.input, crop=card.crop_for(detector)))
 
     def prepare(
         self,
@@ -82,22 +97,19 @@ class FaceClassifier:
         """The model inputs of every face, written into a buffer reused across frames;
         ``rolls`` (degrees per face) turn tilted faces upright."""
         n = len(boxes)
+        spec = self.spec or self.card.input
         if self._buffer is None or len(self._buffer) < n:
-            self._buffer = np.empty((max(n, self.max_faces), *self.card.input.shape), np.float32)
+            self._buffer = np.empty((max(n, self.max_faces), *spec.shape), np.float32)
         for i, box in enumerate(boxes):
-            prepare_face(
-                frame, box, self.card.input, order, out=self._buffer[i], roll=rolls[i] if rolls else 0.0
-            )
+            prepare_face(frame, box, spec, order, out=self._buffer[i], roll=rolls[i] if rolls else 0.0)
         return self._buffer[:n]
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities (N, classes) of a prepared batch, in one engine call."""
+        """Outputs (N, labels) of a prepared batch in one engine call, cleaned up as the
+        card's output kind says (softmax: a distribution per face)."""
         if len(batch) == 0:
             return np.empty((0, len(self.labels)), np.float32)
-        probs = np.maximum(self.engine.predict(batch), 0.0)
-        # int8 outputs come in steps of 1/256 and need not sum to 1: renormalise so every
-        # consumer (smoothing, JSON) gets a distribution.
-        return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+        return self.kind.clean(self.engine.predict(batch))
 
     def predict(
         self,

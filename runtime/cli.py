@@ -24,7 +24,7 @@ def runtime_errors() -> tuple[type[BaseException], ...]:
     Imported here, on call, so the parser stays light."""
     from .backends import BackendError
     from .card import CardError
-    from .detector import DetectorError
+    from .detection import DetectorError
     from .sinks import SinkError
     from .sources import SourceError
 

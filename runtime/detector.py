@@ -1,198 +1,46 @@
-"""Face detection with MediaPipe's Tasks FaceDetector (BlazeFace short- or full-range).
+"""Face detectors by name: the registry the options, the engine and the tools open them from.
 
-The BlazeFace files come from a pinned registry wheel at set-up (scripts/fetch_assets.py)
-and are checked against their sha256 here too: nothing is downloaded at run time. The
-detector is closed explicitly, since one garbage-collected at interpreter exit raises.
-On still images much larger than the network's input, overlapping tiles are searched
-as well, so the small faces of a group photo are not lost to downscaling.
+A new detector is a module implementing :class:`runtime.detection.Detector` and one line in
+``DETECTORS`` (or, from outside the package, :func:`register_detector`). Its name is what
+``--detector`` takes and the key of the crop rules a model card measured against it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 
-import cv2
-import numpy as np
+from .detection import Detector, DetectorError
 
-from .preprocess import Box
-from .quiet import NativeNoiseFilter
 
-ASSETS = Path(__file__).resolve().parent / "assets"
-VARIANTS = {  # name -> (asset file, network input side)
-    "short": ("blazeface_short_range.tflite", 128),
-    "full": ("blazeface_full_range_sparse.tflite", 192),
+def _blazeface(variant: str) -> Callable[[float], Detector]:
+    def make(min_score: float) -> Detector:
+        from .blazeface import BlazeFace  # MediaPipe and OpenCV load when a detector opens
+
+        return BlazeFace(variant, min_score)
+
+    return make
+
+
+# name -> factory(min_score) -> Detector
+DETECTORS: dict[str, Callable[[float], Detector]] = {
+    "short": _blazeface("short"),  # BlazeFace short-range: faces within ~2 m
+    "full": _blazeface("full"),  # BlazeFace full-range (sparse): farther, smaller faces
 }
 
 
-class DetectorError(RuntimeError):
-    """The detector model is missing, altered, or MediaPipe cannot start."""
+def detector_names() -> tuple[str, ...]:
+    return tuple(DETECTORS)
 
 
-@dataclass(frozen=True)
-class Detection:
-    box: Box
-    score: float
-    # Roll of the eye line in degrees (clockwise on screen, y down), from BlazeFace's eye
-    # keypoints: rotating the image by this much about the box centre makes the eyes level.
-    roll: float = 0.0
+def register_detector(name: str, factory: Callable[[float], Detector]) -> None:
+    """Make ``factory`` (min_score -> Detector) available as ``--detector name``."""
+    if not name.isidentifier():
+        raise ValueError(f"detector name {name!r} must be a plain name such as short or full")
+    DETECTORS[name] = factory
 
 
-def eye_roll(right_eye: tuple[float, float], left_eye: tuple[float, float]) -> float:
-    """Degrees the eye line is turned clockwise on screen. BlazeFace's first keypoint is the
-    subject's right eye, which a camera shows on the left."""
-    dx, dy = left_eye[0] - right_eye[0], left_eye[1] - right_eye[1]
-    return float(np.degrees(np.arctan2(dy, dx))) if dx or dy else 0.0
-
-
-def model_file(variant: str) -> Path:
-    if variant not in VARIANTS:
-        raise DetectorError(f"unknown detector {variant!r}; choose short or full")
-    name = VARIANTS[variant][0]
-    path = ASSETS / name
-    if not path.is_file():
-        raise DetectorError(f"{path} is missing; run 'make setup-runtime' to fetch it")
-    manifest = json.loads((ASSETS / "manifest.json").read_text())
-    expected = {e["name"]: e["sha256"] for w in manifest["wheels"].values() for e in w["files"].values()}[
-        name
-    ]
-    if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
-        raise DetectorError(
-            f"{path} does not match its pinned sha256; delete it and run 'make setup-runtime' again"
-        )
-    return path
-
-
-def iou(a: Box, b: Box) -> float:
-    x0, y0 = max(a.x, b.x), max(a.y, b.y)
-    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union > 0 else 0.0
-
-
-def non_max_suppression(dets: list[Detection], threshold: float = 0.4) -> list[Detection]:
-    """Keep the best-scoring box of each overlapping group (also a box inside another one,
-    as a tile can see a face that the whole-image pass saw larger)."""
-    kept: list[Detection] = []
-    for d in sorted(dets, key=lambda d: d.score, reverse=True):
-        if all(iou(d.box, k.box) < threshold and not _mostly_inside(d.box, k.box) for k in kept):
-            kept.append(d)
-    return kept
-
-
-def _mostly_inside(a: Box, b: Box) -> bool:
-    x0, y0 = max(a.x, b.x), max(a.y, b.y)
-    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
-    return inter >= 0.7 * min(a.w * a.h, b.w * b.h)
-
-
-def tiles(width: int, height: int, side: int, overlap: float = 0.25) -> list[tuple[int, int, int]]:
-    """(x, y, side) squares covering the image with the given overlap."""
-    side = min(side, width, height)
-    step = max(1, int(side * (1 - overlap)))
-    xs = list(range(0, max(1, width - side) + 1, step))
-    ys = list(range(0, max(1, height - side) + 1, step))
-    if xs[-1] + side < width:
-        xs.append(width - side)
-    if ys[-1] + side < height:
-        ys.append(height - side)
-    return [(x, y, side) for y in ys for x in xs]
-
-
-def aligned_empty(shape: tuple[int, ...], align: int = 64) -> np.ndarray:
-    """A uint8 buffer starting on a 64-byte boundary: MediaPipe's LiteRT runner otherwise
-    copies every input it finds misaligned (and says so on stderr)."""
-    size = int(np.prod(shape))
-    raw = np.empty(size + align, np.uint8)
-    start = (-raw.ctypes.data) % align
-    return raw[start : start + size].reshape(shape)
-
-
-class FaceDetector:
-    """MediaPipe's BlazeFace. It takes no thread count: MediaPipe's Python tasks API sizes its
-    own pool (``--threads`` sets the classifiers' engines only)."""
-
-    def __init__(self, variant: str = "short", min_score: float = 0.5) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ start-up chatter
-        path = model_file(variant)
-        from mediapipe.tasks.python import BaseOptions, vision
-
-        self.variant, self.input_side, self.min_score = variant, VARIANTS[variant][1], min_score
-        # A zoomed-in tile shows the network texture it never saw at that scale: measured on
-        # the astronaut portrait, tile-only false faces scored 0.54-0.56, real small faces
-        # in a group collage 0.83-0.95.
-        self.tile_min_score = max(min_score, 0.75)
-        options = vision.FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.IMAGE,
-            min_detection_confidence=min_score,
-        )
-        self._detector = None
-        self._quiet = NativeNoiseFilter()
-        try:
-            with self._quiet.active():
-                self._detector = vision.FaceDetector.create_from_options(options)
-        except (RuntimeError, ValueError) as e:
-            raise DetectorError(f"MediaPipe cannot start the {variant}-range detector: {e}") from e
-        self._rgb: np.ndarray | None = None
-
-    def _run(self, rgb: np.ndarray, dx: int = 0, dy: int = 0, min_score: float = 0.0) -> list[Detection]:
-        import mediapipe as mp
-
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        if self._detector is None:
-            raise DetectorError("the face detector is closed; make a new FaceDetector")
-        with self._quiet.active():  # set-up lines, sparsity and alignment warnings, any call
-            result = self._detector.detect(image)
-        h, w = rgb.shape[:2]
-        out = []
-        for d in result.detections:
-            b = d.bounding_box
-            if b.width > 0 and b.height > 0 and d.categories[0].score >= min_score:
-                kp = d.keypoints or []
-                roll = (
-                    eye_roll((kp[0].x * w, kp[0].y * h), (kp[1].x * w, kp[1].y * h)) if len(kp) >= 2 else 0.0
-                )
-                out.append(
-                    Detection(
-                        Box(b.origin_x + dx, b.origin_y + dy, b.width, b.height),
-                        float(d.categories[0].score),
-                        roll,
-                    )
-                )
-        return out
-
-    def detect(self, frame_bgr: np.ndarray, tile: bool = False) -> list[Detection]:
-        """Faces in a BGR frame; ``tile`` also searches overlapping crops (for stills)."""
-        if self._rgb is None or self._rgb.shape != frame_bgr.shape:
-            self._rgb = aligned_empty(frame_bgr.shape)
-        cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB, dst=self._rgb)
-        found = self._run(self._rgb)
-        h, w = frame_bgr.shape[:2]
-        if tile and min(h, w) > 3 * self.input_side:
-            side = min(h, w) // 2
-            smallest = max(self.input_side, min(h, w) // 16)  # an 8K still: ~800 tiles, not 3000
-            while side >= smallest:
-                for x, y, s in tiles(w, h, side):
-                    found += self._run(self._rgb[y : y + s, x : x + s], x, y, self.tile_min_score)
-                side //= 2
-            found = non_max_suppression(found)
-        return found
-
-    def close(self) -> None:
-        if self._detector is not None:
-            with self._quiet.active():
-                self._detector.close()
-            self._detector = None
-            self._quiet.close()
-
-    def __enter__(self) -> FaceDetector:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+def open_detector(name: str, min_score: float = 0.5) -> Detector:
+    """The detector registered as ``name``, ready to use (close it, or use it in ``with``)."""
+    if name not in DETECTORS:
+        raise DetectorError(f"unknown detector {name!r}; choose {', '.join(DETECTORS)}")
+    return DETECTORS[name](min_score)

@@ -170,6 +170,24 @@ def tasks() -> tuple[str, ...]:
     return tuple(dict.fromkeys(task for by_task in index.values() for task in by_task))
 
 
+def card_file_of(folder: Path) -> Path:
+    """The card that describes a model folder: its training card, or (a wheel carries the
+    exports' cards, not the training card) its first export's."""
+    card_file = card_path(folder)
+    if not card_file.is_file():
+        found = [card_path(p) for p in exports(folder)]
+        card_file = found[0] if found else card_file
+    return card_file
+
+
+def shipped_card(task: str, tier: str = "accurate") -> dict:
+    """The card (as JSON) of the shipped model of ``task`` in ``tier``: its labels and output."""
+    folder = shipped_models(tier).get(task)
+    if folder is None:
+        raise ValueError(f"no {task} model is shipped in the {tier} tier; choose {_either(list(tasks()))}")
+    return json.loads(card_file_of(folder).read_text())
+
+
 def catalog() -> list[dict]:
     """Each shipped model, tier by tier: its task, name, cost and the exports at hand (read
     from the cards; what ``--list-models`` and ``--version`` say)."""
@@ -177,10 +195,7 @@ def catalog() -> list[dict]:
     for tier, models in shipped_index().items():
         for task, name in models.items():
             folder = models_dir() / name
-            card_file = card_path(folder)
-            if not card_file.is_file():  # a wheel carries the exports' cards, not the training card
-                found = [card_path(p) for p in exports(folder)]
-                card_file = found[0] if found else card_file
+            card_file = card_file_of(folder)
             arch = json.loads(card_file.read_text()).get("architecture", {}) if card_file.is_file() else {}
             rows.append(
                 {

@@ -1,4 +1,4 @@
-"""Drawing the results on the frame: box, emotion, gender, track ID, FPS."""
+"""Drawing the results on the frame: box, track ID, one line per task, FPS."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 
 from .records import FrameResult
 
-EMOTION_COLOURS = {  # BGR
+# A face's box and tags take the colour of the first of its labels listed here (BGR).
+LABEL_COLOURS = {
     "angry": (40, 40, 220),
     "disgust": (40, 140, 40),
     "fear": (160, 60, 160),
@@ -60,15 +61,10 @@ def draw(img: np.ndarray, result: FrameResult) -> np.ndarray:
     """Draw in place (the frame is ours to annotate) and return it."""
     for face in result.faces:
         b = face.box
-        emo = face.predictions.get("emotion")
-        colour = EMOTION_COLOURS.get(emo.label, (0, 255, 0)) if emo else (0, 255, 0)
+        labels = (p.label for p in face.predictions.values())
+        colour = next((LABEL_COLOURS[x] for x in labels if x in LABEL_COLOURS), (0, 255, 0))
         cv2.rectangle(img, (b.x, b.y), (b.x + b.w, b.y + b.h), colour, 2 * _thickness(_scale(img)))
-        lines = [f"#{face.track_id}"]
-        if emo:
-            lines.append(f"{emo.label} {emo.confidence:.0%}")
-        gen = face.predictions.get("gender")
-        if gen:
-            lines.append(f"{gen.label} {gen.confidence:.0%}")
+        lines = [f"#{face.track_id}", *(p.text for p in face.predictions.values())]
         for text, top in zip(lines, _label_tops(img, lines, b.y, b.y + b.h)):
             _label(img, text, b.x, top, colour)
     _label(img, status_text(result), 4, 4, (255, 255, 255))

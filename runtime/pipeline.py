@@ -1,73 +1,39 @@
-"""frame -> faces -> crops -> predictions -> tracks -> overlay / log, with per-stage timers."""
+"""The per-frame engine: frame -> faces -> crops -> predictions -> tracks, with per-stage timers.
+
+It knows no front end: the API (runtime/api.py) wraps it, and the applications (the CLI's
+run to the end of a source, runtime/app.py; later a server or a batch runner) sit above
+the API. Its tasks are the models it is given and its detector the one the settings name.
+"""
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar
 
 import numpy as np
 
 from . import model_folder
 from .classifier import FaceClassifier
-from .detector import Detection, FaceDetector
+from .detection import Detection, Detector
+from .detector import open_detector
 from .metrics import latency_summary
 from .model_folder import export_path, shipped_models
-from .model_folder import models_dir as models_dir  # re-exported: its home is model_folder
-from .model_folder import shipped_index as shipped_index  # re-exported likewise
 from .motion import BoxFlow
-from .overlay import draw
+from .options import RuntimeConfig
 from .preprocess import applied_rolls
 from .records import FaceResult, FrameResult, Prediction
-from .seen import SeenLog
-from .sinks import Outputs
-from .sources import Source, open_source
 from .stride import stride_policy
 from .tracker import Tracker
 
-STAGES = ("read", "detect", "preprocess", "emotion", "gender", "track", "draw", "output")
+# The stages of a frame, in the order a report lists them; each task's engine is a stage of
+# its own, between preprocessing and tracking (``stage_order``).
+STAGES_BEFORE_TASKS = ("read", "detect", "preprocess")
+STAGES_AFTER_TASKS = ("track", "draw", "output")
 
 
-@dataclass
-class RuntimeConfig:
-    source: str | None = None  # None: camera 0
-    fallback_to_demo: bool = False  # with no --source and no camera, play the demo clip
-    detector: str = "short"  # short | full
-    min_score: float = 0.5
-    tasks: tuple[str, ...] = field(default_factory=model_folder.tasks)  # default: every shipped task
-    models: dict[str, Path] = field(default_factory=dict)  # task -> folder or file (default: shipped)
-    tier: str = "accurate"  # which shipped models: accurate (laptop) or nano (Raspberry Pi)
-    backend: str = "onnx"  # onnx | tflite
-    precision: str = "int8"  # fp32 | fp16 (tflite) | int8
-    threads: int = 1  # classifier threads
-    smoothing: float = 0.35  # EMA weight of the newest classification (1 = off)
-    # Classify a tracked face every N frames (new faces at once). None: every frame for
-    # files and folders; for live sources every frame while the machine keeps up, striding
-    # only as much as the frame budget needs (runtime/stride.py).
-    classify_every: int | None = None
-    align: bool = True  # turn each face crop upright from the detector's eye keypoints
-    # ... when it is tilted at least this much (degrees). BlazeFace's eye keypoints are
-    # coarse (a 30 degree turn reads as about 21), so a smaller roll is mostly noise and
-    # turning by it only resamples the face: on pipeline_dev gender 95.7 % from 10 degrees
-    # against 94.3 % turning every face (docs/results.md).
-    align_min_roll: float = 10.0
-    # A new video track is shown once a detection scores sure_score or it has been found
-    # confirm_hits times in its first frames (runtime/tracker.py); 1 shows every detection.
-    confirm_hits: int = 4
-    detect_every: int = 1  # run the detector every N frames; optical flow moves boxes between
-    parallel_tasks: bool = True  # run the emotion and gender engines side by side
-    show: bool = True
-    output: Path | None = None  # annotated video
-    json: Path | None = None  # JSON lines, one per face per frame
-    per_image: Path | None = None  # image and folder sources: one row per image (.csv/.json)
-    max_frames: int | None = None
-    tile: bool | None = None  # search tiles for small faces; None: on for still images
+def stage_order(tasks: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return (*STAGES_BEFORE_TASKS, *tasks, *STAGES_AFTER_TASKS)
 
 
 class StageWindow:
@@ -92,6 +58,7 @@ class StageWindow:
 @dataclass
 class StageTimes:
     stages: dict[str, StageWindow] = field(default_factory=dict)
+    tasks: tuple[str, ...] = ()  # task stages, listed between preprocess and track
 
     def add(self, stage: str, seconds: float) -> None:
         window = self.stages.get(stage)
@@ -100,42 +67,10 @@ class StageTimes:
         window.add(seconds * 1000)
 
     def summary(self) -> dict[str, dict[str, float]]:
-        order = {s: i for i, s in enumerate(STAGES)}
+        order = {s: i for i, s in enumerate(stage_order(self.tasks))}
         return {
             stage: w.summary()
             for stage, w in sorted(self.stages.items(), key=lambda kv: order.get(kv[0], 99))
-        }
-
-
-@dataclass
-class Summary:
-    source: str
-    frames: int
-    faces: int
-    tracks: int
-    seconds: float
-    stages: dict[str, dict[str, float]]
-    stopped: str = ""  # why the run ended early: interrupted or terminated
-    note: str = ""  # what the source reported on ending (truncated file, lost camera)
-    seen: SeenLog = field(default_factory=SeenLog)  # per track: time on screen, labels
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict:
-        return {
-            "source": self.source,
-            "frames": self.frames,
-            "faces": self.faces,
-            "tracks": self.tracks,
-            "seconds": round(self.seconds, 3),
-            "fps": round(self.fps, 2),
-            "stages": self.stages,
-            "stopped": self.stopped,
-            "note": self.note,
-            "seen": self.seen.to_list(),
-            "images_without_faces": self.seen.images_without_faces,
         }
 
 
@@ -159,11 +94,12 @@ class Pipeline:
         folders = {**(shipped_models(cfg.tier) if set(cfg.tasks) - set(cfg.models) else {}), **cfg.models}
         self.classifiers: dict[str, FaceClassifier] = {}
         for task in cfg.tasks:
-            clf = FaceClassifier.open(export_path(folders[task], cfg.backend, cfg.precision), cfg.threads)
+            path = export_path(folders[task], cfg.backend, cfg.precision)
+            clf = FaceClassifier.open(path, cfg.threads, detector=cfg.detector)
             if clf.task != task:
                 raise ValueError(f"the {task} model given is a {clf.task} model")
             self.classifiers[task] = clf
-        self.detector = FaceDetector(cfg.detector, cfg.min_score)
+        self.detector: Detector = open_detector(cfg.detector, cfg.min_score)
         if cfg.confirm_hits < 1:
             raise ValueError(f"--confirm-hits must be 1 or more, not {cfg.confirm_hits}")
         self.live, self.fps = live, fps
@@ -176,7 +112,7 @@ class Pipeline:
             if cfg.parallel_tasks and len(self.classifiers) > 1
             else None
         )
-        self.times = StageTimes()
+        self.times = StageTimes(tasks=tuple(self.classifiers))
 
     def start_video(self, live: bool | None = None, fps: float | None = None) -> None:
         """Forget every track, the stride and the flow: the next frame starts a new video
@@ -230,8 +166,8 @@ class Pipeline:
                 for task in self.classifiers:
                     track.smooth(task, raw[task][i], alpha)
             preds = {
-                task: Prediction(self.classifiers[task].labels, track.probs[task], raw[task].get(i))
-                for task in self.classifiers
+                task: Prediction(clf.labels, track.probs[task], raw[task].get(i), clf.kind)
+                for task, clf in self.classifiers.items()
             }
             faces.append(FaceResult(track.id, d.box, d.score, preds))
         t4 = time.perf_counter()
@@ -297,111 +233,3 @@ class Pipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class StopRequested(Exception):
-    """Ctrl-C or SIGTERM while the loop waits for a frame; the reason is the message."""
-
-
-class StopSignals:
-    """Ctrl-C (SIGINT) and SIGTERM stop the frame loop. While a frame is being worked on
-    (``busy``) the signal only records its reason and the loop stops after that frame: an
-    exception raised inside a native call (MediaPipe building its image) leaves a half-made
-    object whose finaliser prints a traceback. While the loop waits for a frame (a camera or
-    a silent stream) it stops at once."""
-
-    REASONS: ClassVar[dict[signal.Signals, str]] = {
-        signal.SIGINT: "interrupted (Ctrl-C)",
-        signal.SIGTERM: "terminated (SIGTERM)",
-    }
-
-    def __init__(self) -> None:
-        self.reason = ""
-        self.busy = False
-        self._previous: dict[signal.Signals, Any] = {}
-
-    def _handler(self, signum, frame) -> None:
-        self.reason = self.REASONS[signum]
-        if not self.busy:
-            raise StopRequested(self.reason)
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():  # only it may set handlers
-            self._previous = {s: signal.signal(s, self._handler) for s in self.REASONS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for s, previous in self._previous.items():
-            signal.signal(s, previous)
-
-
-def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
-    """Run the pipeline over the source until it ends, max_frames, q/Esc in the window, Ctrl-C
-    or SIGTERM; every output is closed on the way out and the summary still comes back."""
-    with ExitStack() as stack:
-        source: Source = stack.enter_context(open_source(cfg.source, cfg.fallback_to_demo))
-        if cfg.source is None and source.name.startswith("demo"):
-            log(
-                "no camera could be opened: playing the built-in demo clip instead "
-                "(pass --source to choose a camera, file, folder or stream)"
-            )
-        from .api import analyzer_for  # the CLI runs on the Python API: one code path
-
-        analyzer = analyzer_for(cfg, live=source.live, fps=source.fps)
-        stack.callback(analyzer.close)
-        pipe = analyzer.pipeline
-        outputs = Outputs.open(stack, source, cfg.json, cfg.output, cfg.show, cfg.per_image, cfg.tasks)
-        frames = faces = 0
-        fps = 0.0
-        stopped = ""
-        start = time.perf_counter()
-        frame_iter = iter(source.frames())
-        try:
-            with StopSignals() as signals:
-                while cfg.max_frames is None or frames < cfg.max_frames:
-                    t0 = time.perf_counter()
-                    frame = next(frame_iter, None)
-                    if frame is None:
-                        break
-                    t1 = time.perf_counter()
-                    signals.busy = True
-                    result = analyzer.process(
-                        frame.image, frame.index, frame.timestamp, source.still, frame.file
-                    )
-                    result.fps = fps
-                    t2 = time.perf_counter()
-                    if outputs.draws:
-                        draw(frame.image, result)
-                    t3 = time.perf_counter()
-                    keep_going = outputs.write(frame.image, result)
-                    signals.busy = False
-                    t4 = time.perf_counter()
-                    pipe.times.add("read", t1 - t0)
-                    pipe.times.add("draw", t3 - t2)
-                    pipe.times.add("output", t4 - t3)
-                    pipe.end_frame(t4 - t1)
-                    frames += 1
-                    faces += len(result.faces)
-                    dt = t4 - t0
-                    fps = 1 / dt if fps == 0 else 0.9 * fps + 0.1 / max(dt, 1e-6)
-                    if not keep_going or signals.reason:
-                        break
-            stopped = signals.reason
-        except StopRequested as e:
-            stopped = str(e)
-        except KeyboardInterrupt:  # off the main thread, no handler of ours
-            stopped = "interrupted (Ctrl-C)"
-        if source.note:
-            log(source.note)
-        seconds = time.perf_counter() - start
-        return Summary(
-            source.name,
-            frames,
-            faces,
-            pipe.faces_seen,
-            seconds,
-            pipe.times.summary(),
-            stopped=stopped,
-            note=source.note,
-            seen=outputs.seen,
-        )

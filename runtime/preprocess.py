@@ -13,21 +13,10 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from .geometry import Box as Box  # re-exported: its home is runtime.geometry
+
 Colour = Literal["gray", "rgb"]
 ChannelOrder = Literal["gray", "rgb", "bgr", "bgra", "rgba"]
-
-
-@dataclass(frozen=True)
-class Box:
-    """Axis-aligned box in pixel coordinates, (x, y) top-left, may extend past the frame."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-
-    def as_list(self) -> list[int]:
-        return [self.x, self.y, self.w, self.h]
 
 
 @dataclass(frozen=True)

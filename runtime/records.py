@@ -6,32 +6,32 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .preprocess import Box
+from .geometry import Box
+from .outputs import OutputKind, output_kind
 
 
 @dataclass
 class Prediction:
     labels: list[str]
-    probs: np.ndarray  # smoothed over the face's track
+    probs: np.ndarray  # smoothed over the face's track (probabilities, or the regressed value)
     raw: np.ndarray | None  # this frame's output; None when the face was not classified now
+    kind: OutputKind = field(default_factory=lambda: output_kind(None))  # what the numbers mean
 
     @property
     def label(self) -> str:
-        return self.labels[int(np.argmax(self.probs))]
+        return self.kind.label(self.labels, self.probs)
 
     @property
-    def confidence(self) -> float:
-        return float(np.max(self.probs))
+    def confidence(self) -> float | None:
+        return self.kind.confidence(self.probs)
+
+    @property
+    def text(self) -> str:
+        """The overlay's line for this task, e.g. ``happy 87%``."""
+        return self.kind.text(self.labels, self.probs)
 
     def as_dict(self) -> dict:
-        return {
-            "label": self.label,
-            "confidence": round(self.confidence, 4),
-            "probs": {k: round(float(v), 5) for k, v in zip(self.labels, self.probs)},
-            "raw": None
-            if self.raw is None
-            else {k: round(float(v), 5) for k, v in zip(self.labels, self.raw)},
-        }
+        return self.kind.record(self.labels, self.probs, self.raw)
 
 
 @dataclass
@@ -76,11 +76,7 @@ class FrameResult:
                     "box": f.box.as_list(),
                     "detector_score": round(f.score, 4),
                     **{
-                        task: {
-                            "label": p.label,
-                            "confidence": round(p.confidence, 4),
-                            "probs": {k: round(float(v), 5) for k, v in zip(p.labels, p.probs)},
-                        }
+                        task: {k: v for k, v in p.as_dict().items() if k != "raw"}
                         for task, p in f.predictions.items()
                     },
                 }

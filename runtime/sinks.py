@@ -86,13 +86,18 @@ class JsonLinesSink:
         self.close()
 
 
+def _confidence(value: float | None) -> str:
+    """A csv cell: three decimals, or empty for a task without one (a regression)."""
+    return "" if value is None else f"{value:.3f}"
+
+
 class PerImageSink:
     """One row per image of an image or folder source: its file, its face count, and per
     face the box and labels. ``.json`` holds the full records; ``.csv`` one line per image
     with the faces' boxes and labels as ';'-separated lists (pandas and spreadsheets read
     it). Written whole, through a temporary file, when the run ends (also on Ctrl-C)."""
 
-    def __init__(self, path: Path, tasks: tuple[str, ...] = ("emotion", "gender")) -> None:
+    def __init__(self, path: Path, tasks: tuple[str, ...]) -> None:
         self.path, self.tasks = Path(path), tuple(tasks)
         if self.path.suffix.lower() not in (".csv", ".json"):
             raise SinkError(f"--per-image {self.path}: name a .csv or .json file")
@@ -112,7 +117,7 @@ class PerImageSink:
         for r in self.rows:
             faces = r["faces"]
             cols = [";".join(f[t]["label"] for f in faces) if faces else "" for t in tasks]
-            confs = [";".join(f"{f[t]['confidence']:.3f}" for f in faces) for t in tasks]
+            confs = [";".join(_confidence(f[t]["confidence"]) for f in faces) for t in tasks]
             w.writerow(
                 [
                     r["file"],

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .detector import iou
-from .preprocess import Box
+from .geometry import Box, iou
 
 
 @dataclass

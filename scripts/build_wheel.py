@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from runtime import model_folder  # noqa: E402  (standard library only)
+from scripts import fetch_assets  # noqa: E402  (the manifest's one reader; standard library only)
 
 PACKAGE = "edge_face"
 # The exports a wheel carries per shipped model: int8 and fp32 of both engines (the fp16
 # TFLite file serves no CPU better than these two).
 WHEEL_EXPORTS = ("model.int8.onnx", "model.fp32.onnx", "model.int8.tflite", "model.fp32.tflite")
-ASSET_SUFFIXES = (".tflite", ".png", ".json")
 
 
 def runtime_requirements() -> list[str]:
@@ -39,17 +39,31 @@ def runtime_requirements() -> list[str]:
     return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
 
 
+def asset_files(assets: Path) -> list[Path]:
+    """The files of ``assets`` a wheel carries: its manifest and every asset the manifest lists,
+    whatever the extension. A listed asset missing on disk stops the build (one line says which),
+    rather than a wheel that lacks it."""
+    manifest = assets / fetch_assets.MANIFEST
+    if not manifest.is_file():
+        raise SystemExit(f"error: {manifest} is missing; it lists the runtime's assets")
+    files = [assets / name for name in fetch_assets.asset_names(fetch_assets.read_manifest(assets))]
+    absent = [p.name for p in files if not p.is_file()]
+    if absent:
+        raise SystemExit(
+            f"error: {assets} lacks {', '.join(absent)}, listed in {manifest.name}; "
+            "run 'make setup-runtime' first"
+        )
+    return [manifest, *files]
+
+
 def stage(tmp: Path) -> Path:
     """A source tree for setuptools: pyproject.toml and edge_face/ with models and assets."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     src = tmp / "src"
     pkg = src / PACKAGE
     shutil.copytree(ROOT / "runtime", pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "assets"))
-    assets = [p for p in (ROOT / "runtime" / "assets").iterdir() if p.suffix in ASSET_SUFFIXES]
-    if not any(p.suffix == ".tflite" for p in assets):
-        raise SystemExit("error: runtime/assets has no detector model; run 'make setup-runtime' first")
     (pkg / "assets").mkdir()
-    for p in assets:
+    for p in asset_files(ROOT / "runtime" / "assets"):
         shutil.copy2(p, pkg / "assets" / p.name)
     models = pkg / model_folder.PACKAGED_MODELS
     models.mkdir()

@@ -18,6 +18,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap
+source scripts/apt_mirror.sh  # debian_mirror: the Debian mirror this machine's apt uses
 # qemu 10 from Debian Trixie (scripts/qemu_trixie.sh), registered with binfmt_misc (flag F:
 # opened now, so it also works inside the chroot) and restored on exit.
 source scripts/qemu_trixie.sh
@@ -35,10 +36,12 @@ cleanup() {
 trap cleanup EXIT
 
 if [ ! -x "$ROOT_DIR/usr/bin/python3" ]; then
+  # From the Debian mirror this machine's apt uses (scripts/apt_mirror.sh; DEBIAN_MIRROR overrides).
+  MIRROR_URL=$(debian_mirror)
   echo "building the arm64 root in $ROOT_DIR (debootstrap, a few minutes)"
   debootstrap --arch=arm64 --variant=minbase \
     --include=python3,python3-venv,python3-pip,libegl1,libgles2,libgl1,libglib2.0-0,ca-certificates \
-    bookworm "$ROOT_DIR" http://deb.debian.org/debian
+    bookworm "$ROOT_DIR" "$MIRROR_URL"
 fi
 
 # The clip: 30 frames of the demo face, written once here and read on both sides.

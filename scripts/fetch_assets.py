@@ -18,6 +18,19 @@ import zipfile
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parents[1] / "runtime" / "assets"
+MANIFEST = "manifest.json"
+
+
+def read_manifest(assets: Path = ASSETS) -> dict:
+    """The manifest of ``assets``: per pinned wheel, its license and the files taken out of it
+    (member path -> the asset's file name and sha256)."""
+    return json.loads((assets / MANIFEST).read_text())
+
+
+def asset_names(manifest: dict) -> list[str]:
+    """The file name of every asset the manifest lists, whatever its extension, each once."""
+    names = (entry["name"] for spec in manifest["wheels"].values() for entry in spec["files"].values())
+    return list(dict.fromkeys(names))
 
 
 def sha256(data: bytes) -> str:
@@ -78,7 +91,7 @@ def fetch(wheel: str, spec: dict, python: str) -> None:
 
 
 def main() -> int:
-    manifest = json.loads((ASSETS / "manifest.json").read_text())
+    manifest = read_manifest()
     python = sys.argv[1] if len(sys.argv) > 1 else sys.executable
     for wheel, spec in missing(manifest).items():
         fetch(wheel, spec, python)

@@ -17,6 +17,14 @@ TASK_PRESETS: dict[str, dict] = {
     "gender": {"labels": GENDER_LABELS, "height": 64, "width": 64, "colour": "rgb", "crop": "utkface"},
 }
 
+def task_labels(task: str | None, default: str = "emotion") -> tuple[str, ...]:
+    """The label names of a task we train (a file that names none of its own gets these)."""
+    name = task or default
+    if name not in TASK_PRESETS:
+        raise ValueError(f"no labels known for task {name!r}; choose {', '.join(TASK_PRESETS)}")
+    return tuple(TASK_PRESETS[name]["labels"])
+
+
 LABEL_SOURCES = ("fer", "ferplus_majority", "ferplus_soft", "fer_ferplus_mix")
 # Label sources whose training target is a distribution rather than one class.
 SOFT_LABEL_SOURCES = ("ferplus_soft", "fer_ferplus_mix")
@@ -52,7 +60,7 @@ DATASET_CROPS: dict[str, CropRule] = {
 
 @dataclass
 class TrainConfig:
-    task: str  # emotion | gender
+    task: str  # a key of TASK_PRESETS
     data: list[str]  # training split files or folders
     output: str  # run folder: checkpoints, logs, final model and card
     arch: str = "edge_vgg"
@@ -75,8 +83,8 @@ class TrainConfig:
     name: str = ""
 
     def __post_init__(self) -> None:
-        if self.task not in ("emotion", "gender"):
-            raise ValueError(f"task must be emotion or gender, not {self.task!r}")
+        if self.task not in TASK_PRESETS:
+            raise ValueError(f"task must be one of {', '.join(TASK_PRESETS)}, not {self.task!r}")
         if self.labels not in LABEL_SOURCES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}")
         if not 0.0 <= self.distill_weight <= 1.0:

@@ -26,9 +26,10 @@ import numpy as np
 
 from runtime.card import CardError, card_path_for, read_card
 from runtime.cli import OneLineParser
-from runtime.detector import Detection, FaceDetector
+from runtime.detection import Detection, Detector
+from runtime.detector import detector_names, open_detector
 from runtime.model_folder import keras_path
-from runtime.pipeline import RuntimeConfig
+from runtime.options import RuntimeConfig
 from runtime.preprocess import Box, InputSpec, applied_rolls, resize, to_colour, to_uint8, upright_crop
 from train.datasets import load_dataset
 from train.datasets.base import DatasetError, FaceDataset
@@ -38,7 +39,7 @@ BORDER = 0.5  # neutral border on each side, as a fraction of the side
 KEPT_META = ("age", "source", "group", "label_conflict", "identity")
 
 
-def locate_face(image: np.ndarray, order: str, detector: FaceDetector) -> tuple[Box, float, tuple] | None:
+def locate_face(image: np.ndarray, order: str, detector: Detector) -> tuple[Box, float, tuple] | None:
     """The most confident BlazeFace face of a face image: (box, roll, (x, y, w, h) unrounded),
     in the image's own pixels, or None.
 
@@ -61,7 +62,7 @@ def locate_face(image: np.ndarray, order: str, detector: FaceDetector) -> tuple[
     return box, best.roll, exact
 
 
-def detect_face(image: np.ndarray, order: str, detector: FaceDetector) -> Detection | None:
+def detect_face(image: np.ndarray, order: str, detector: Detector) -> Detection | None:
     """:func:`locate_face` as the detection the runtime would act on."""
     found = locate_face(image, order, detector)
     return None if found is None else Detection(found[0], 1.0, found[1])
@@ -73,7 +74,7 @@ def median_box(found: list[tuple[float, float, float, float]], h: int, w: int) -
     return Box(round(fx * w), round(fy * h), max(1, round(fw * w)), max(1, round(fh * h)))
 
 
-def reframe(ds: FaceDataset, spec: InputSpec, detector: FaceDetector, min_roll: float) -> FaceDataset:
+def reframe(ds: FaceDataset, spec: InputSpec, detector: Detector, min_roll: float) -> FaceDataset:
     """Every face of ``ds`` as the runtime would feed it to a model with input ``spec``."""
     n = len(ds)
     dets: list[Detection | None] = [detect_face(ds.images[i], ds.order, detector) for i in range(n)]
@@ -133,14 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True, help="trained model folder whose card's input and crop rule to use")
     p.add_argument("--output", required=True, help="the reframed .npz to write")
     p.add_argument("--drop", nargs="*", default=[], help="per-image flags whose faces to leave out")
-    p.add_argument("--detector", choices=("short", "full"), default=RuntimeConfig.detector)
+    p.add_argument("--detector", choices=detector_names(), default=RuntimeConfig.detector)
     a = p.parse_args(argv)
     try:
         card = read_card(card_path_for(keras_path(Path(a.model))))
         ds = drop_flagged(load_dataset(a.data, task=card.task), a.drop)
         if ds.label_names != card.labels:
             raise DatasetError(f"{a.data} labels {ds.label_names} differ from {card.name}'s {card.labels}")
-        with FaceDetector(a.detector, min_score=RuntimeConfig.min_score) as det:
+        with open_detector(a.detector, min_score=RuntimeConfig.min_score) as det:
             out = reframe(ds, card.input, det, RuntimeConfig.align_min_roll)
         out_path = Path(a.output)
         out_path.parent.mkdir(parents=True, exist_ok=True)

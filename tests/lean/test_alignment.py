@@ -10,7 +10,8 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
-from runtime.detector import FaceDetector, eye_roll
+from runtime.blazeface import FaceDetector
+from runtime.detection import eye_roll
 from runtime.preprocess import CropRule, upright_crop
 
 ASTRONAUT = Path(__file__).resolve().parents[2] / "runtime" / "assets" / "astronaut.png"

@@ -12,7 +12,7 @@ pytest.importorskip("mediapipe", reason="runs in the runtime environment (make t
 
 from export.calibrate_crop import calibrate
 from runtime.card import ModelCard
-from runtime.detector import FaceDetector
+from runtime.blazeface import FaceDetector
 from runtime.preprocess import Box, CropRule, InputSpec, Normalization, crop, expand_box
 
 ASTRONAUT = Path(__file__).resolve().parents[2] / "runtime" / "assets" / "astronaut.png"

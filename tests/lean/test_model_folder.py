@@ -93,7 +93,8 @@ def _fake_models(root: Path, tasks: dict[str, str]) -> None:
 
 def test_a_new_task_is_a_new_entry_in_the_shipped_index(tmp_path, monkeypatch):
     from runtime.__main__ import config_from_args, parse_args
-    from runtime.pipeline import Pipeline, RuntimeConfig
+    from runtime.options import RuntimeConfig
+    from runtime.pipeline import Pipeline
 
     index = {
         "accurate": {"emotion": "e", "gender": "g", "age": "age_big"},

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from runtime_cli import run_runtime
 
-from runtime.overlay import EMOTION_COLOURS, _label_tops, _scale, _tag_size, draw, status_text
-from runtime.preprocess import Box
+from runtime.overlay import LABEL_COLOURS, _label_tops, _scale, _tag_size, draw, status_text
+from runtime.geometry import Box
 from runtime.records import FaceResult, FrameResult, Prediction
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_a_face_at_the_bottom_edge_still_shows_its_labels():
     img = np.zeros((240, 381, 3), np.uint8)
     box = Box(100, 170, 80, 70)  # its bottom is the frame's
     draw(img, FrameResult(0, 0.0, [happy_face(box)], fps=12.0))
-    colour = np.array(EMOTION_COLOURS["happy"], np.uint8)
+    colour = np.array(LABEL_COLOURS["happy"], np.uint8)
     tag = np.all(img == colour, axis=2)
     tag[box.y - 1 :, box.x - 1 : box.x + box.w + 2] = False  # the box outline itself
     assert tag[: box.y].sum() > 300  # the filled tags, drawn above the box

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
 from runtime.card import ModelCard, write_card
-from runtime.detector import FaceDetector
+from runtime.blazeface import FaceDetector
 from runtime.preprocess import Box, CropRule, InputSpec, Normalization, crop, expand_box, prepare_face
 from train.datasets.base import DatasetError, FaceDataset
 from train.datasets.npz import load_npz

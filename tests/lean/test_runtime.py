@@ -22,7 +22,7 @@ pytest.importorskip("mediapipe", reason="runs in the runtime environment (make t
 from runtime_cli import run_runtime
 
 from runtime.model_folder import card_path, export_path, shipped_models
-from runtime.preprocess import Box
+from runtime.geometry import Box
 from runtime.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -337,7 +337,8 @@ def test_profile_sets_defaults_and_explicit_flags_win():
 def test_a_live_source_strides_only_when_the_machine_falls_behind(fps, strided):
     """The real pipeline on the moving demo face, as a live source of a given frame rate:
     at 2 FPS every frame fits its budget, at 5000 FPS (0.2 ms a frame) nothing does."""
-    from runtime.pipeline import Pipeline, RuntimeConfig
+    from runtime.options import RuntimeConfig
+    from runtime.pipeline import Pipeline
     from runtime.sources import DemoSource
 
     pipe = Pipeline(RuntimeConfig(show=False), live=True, fps=fps)
@@ -358,7 +359,8 @@ def test_a_live_source_strides_only_when_the_machine_falls_behind(fps, strided):
 
 
 def test_a_pipeline_is_a_context_manager_that_closes_its_detector():
-    from runtime.pipeline import Pipeline, RuntimeConfig
+    from runtime.options import RuntimeConfig
+    from runtime.pipeline import Pipeline
 
     with Pipeline(RuntimeConfig(tasks=("emotion",))) as pipe:
         assert pipe.detector._detector is not None

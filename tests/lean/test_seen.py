@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from runtime_cli import run_runtime
 
-from runtime.preprocess import Box
+from runtime.geometry import Box
 from runtime.records import FaceResult, FrameResult, Prediction
 from runtime.seen import SeenLog
 

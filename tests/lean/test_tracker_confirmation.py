@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.preprocess import Box
+from runtime.geometry import Box
 from runtime.tracker import Tracker
 
 FACE = Box(100, 100, 80, 80)

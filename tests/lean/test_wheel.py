@@ -96,6 +96,44 @@ def test_the_wheel_holds_the_runtime_and_its_models_and_nothing_else(installed):
     assert not [p.name for p in installed["site"].iterdir() if p.name in SITE_NAMES]
 
 
+def test_the_wheel_carries_exactly_the_assets_the_manifest_lists(installed):
+    prefix = "edge_face/assets/"
+    names = zipfile.ZipFile(installed["wheel"]).namelist()
+    packed = {n.removeprefix(prefix) for n in names if n.startswith(prefix)}
+    # Read here on its own, so a slip in the builder's reading of the manifest shows too.
+    manifest = json.loads((ROOT / "runtime" / "assets" / "manifest.json").read_text())
+    listed = {e["name"] for w in manifest["wheels"].values() for e in w["files"].values()}
+    assert packed == {"manifest.json", *listed}
+
+
+def test_every_listed_asset_is_selected_whatever_its_extension_and_a_missing_one_is_an_error(
+    tmp_path, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from scripts import build_wheel
+
+    files = {"det.onnx": "sha-a", "portrait.png": "sha-b"}
+    manifest = {
+        "wheels": {
+            "some-detector==1.0": {
+                "license": "MIT",
+                "files": {f"pkg/{name}": {"name": name, "sha256": sha} for name, sha in files.items()},
+            }
+        }
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    for name in [*files, "stray.bin"]:  # stray.bin is on disk but not listed: it stays out
+        (tmp_path / name).write_bytes(b"x")
+    selected = build_wheel.asset_files(tmp_path)
+    assert sorted(p.name for p in selected) == ["det.onnx", "manifest.json", "portrait.png"]
+    assert all(p.parent == tmp_path for p in selected)
+    (tmp_path / "det.onnx").unlink()
+    with pytest.raises(SystemExit) as e:
+        build_wheel.asset_files(tmp_path)
+    message = str(e.value)
+    assert "det.onnx" in message and "make setup-runtime" in message and "\n" not in message
+
+
 def test_the_installed_cli_runs_from_any_folder_with_the_packaged_models(installed):
     assert run_in(installed, str(installed["python"]), "-c", "import runtime").returncode != 0
     edge_face = str(installed["bin"] / "edge-face")

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from runtime.card import EMOTION_LABELS, GENDER_LABELS
+from train.config import task_labels
 from train.datasets.base import DatasetError, FaceDataset
 from train.datasets.ferplus import FERPLUS_COLUMNS, ferplus_to_fer_soft
 
@@ -114,7 +114,7 @@ def _load_one(path: Path, task: str | None) -> FaceDataset:
 def _load_opened(d: np.lib.npyio.NpzFile, path: Path, task: str | None) -> FaceDataset:
     name = re.sub(r"_\d+of\d+$", "", path.stem)
     if "jpeg_blob" in d.files:
-        return _load_blobs(d, name, path)
+        return _load_blobs(d, name, path, task)
     split = _raw_split(d)
     if split is None:
         raise DatasetError(
@@ -125,8 +125,7 @@ def _load_opened(d: np.lib.npyio.NpzFile, path: Path, task: str | None) -> FaceD
     if x.dtype != np.uint8 or x.ndim not in (3, 4):
         raise DatasetError(f"{path}: x_{split} must be uint8 (N,H,W[,C]), got {x.dtype} {x.shape}")
     y = d[f"y_{split}"].astype(np.int64)
-    default = EMOTION_LABELS if (task or "emotion") == "emotion" else GENDER_LABELS
-    names = _class_names(d, default)
+    names = _class_names(d, task_labels(task))
     meta = {k: d[f"{k}_{split}"] for k in RAW_META if f"{k}_{split}" in d.files}
     soft = None
     if "ferplus" in meta:
@@ -146,7 +145,7 @@ def decode_jpeg(buf: np.ndarray) -> np.ndarray:
     return img[:, :, ::-1]
 
 
-def _load_blobs(d: np.lib.npyio.NpzFile, name: str, path: Path) -> FaceDataset:
+def _load_blobs(d: np.lib.npyio.NpzFile, name: str, path: Path, task: str | None) -> FaceDataset:
     blob, off = d["jpeg_blob"], d["jpeg_offsets"].astype(np.int64)
     if "y" not in d.files:
         raise DatasetError(f"{path} has jpeg_blob but no y labels")
@@ -165,4 +164,4 @@ def _load_blobs(d: np.lib.npyio.NpzFile, name: str, path: Path) -> FaceDataset:
             raise DatasetError(f"{path}: image {i} is {img.shape}, expected {first.shape}")
         images[i] = img
     meta = {k: d[k] for k in BLOB_META if k in d.files}
-    return FaceDataset(name, images, y, _class_names(d, GENDER_LABELS), "rgb", None, meta)
+    return FaceDataset(name, images, y, _class_names(d, task_labels(task, "gender")), "rgb", None, meta)
