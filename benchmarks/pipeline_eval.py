@@ -223,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--data", type=Path, required=True, help="folder with labels.csv (file,label) and the images"
     )
-    p.add_argument("--task", default=None, help="a shipped task (default: the one whose labels labels.csv uses)")
+    p.add_argument(
+        "--task", default=None, help="a shipped task (default: the one whose labels labels.csv uses)"
+    )
     p.add_argument("--pad", type=int, default=0, help="replicated border added to each image (px)")
     p.add_argument(
         "--output",

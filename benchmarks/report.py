@@ -20,7 +20,9 @@ def table_stages(rows: list[dict]) -> list[str]:
 
 def agreement_tasks(rows: list[dict]) -> list[str]:
     """The tasks a stride study compared (its ``<task>_agreement`` figures)."""
-    return list(dict.fromkeys(k.removesuffix("_agreement") for r in rows for k in r if k.endswith("_agreement")))
+    return list(
+        dict.fromkeys(k.removesuffix("_agreement") for r in rows for k in r if k.endswith("_agreement"))
+    )
 
 
 def _ms(d: dict | None, key: str = "p50_ms") -> str:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from benchmarks.frames import demo_frames
 from runtime.cli import OneLineParser
-from runtime.overlay import draw
 from runtime.options import RuntimeConfig
+from runtime.overlay import draw
 from runtime.pipeline import Pipeline
 from runtime.sinks import JsonLinesSink
 

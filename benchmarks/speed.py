@@ -16,8 +16,8 @@ from benchmarks.frames import FrameSet
 from runtime.blazeface import FaceDetector
 from runtime.metrics import latency_summary
 from runtime.model_folder import EXPORTS
-from runtime.overlay import draw
 from runtime.options import RuntimeConfig
+from runtime.overlay import draw
 from runtime.pipeline import Pipeline, StageTimes
 
 

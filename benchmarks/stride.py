@@ -45,9 +45,7 @@ def run_clip(
     work = {
         "frame_mean_ms": round(float(np.mean(total)), 3),
         "detect_mean_ms": summary["detect"]["mean_ms"],
-        "classify_mean_ms": round(
-            sum(summary[t]["mean_ms"] for t in pipe.classifiers if t in summary), 3
-        ),
+        "classify_mean_ms": round(sum(summary[t]["mean_ms"] for t in pipe.classifiers if t in summary), 3),
     }
     return out, work
 

@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name}, {label}: {len(logs)} track(s): "
                 + "; ".join(
                     f"#{s['id']} frames {s['first_frame']}-{s['last_frame']} ({s['frames_shown']} "
-                    f"shown, max score {s['max_score']}, {', '.join(l for _, l in log.labels_shown())})"
+                    f"shown, max score {s['max_score']}, "
+                    f"{', '.join(label for _, label in log.labels_shown())})"
                     for s, log in zip(report[name][label], logs)
                 )
             )

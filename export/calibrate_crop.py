@@ -28,13 +28,10 @@ from runtime.card import CardError, card_path_for, read_card, write_card
 from runtime.cli import OneLineParser
 from runtime.detection import Detector
 from runtime.detector import detector_names, open_detector
-from runtime.model_folder import CARD, CARD_SUFFIX
+from runtime.model_folder import CARD, CARD_SUFFIX, keras_path
 from runtime.options import RuntimeConfig
-from runtime.model_folder import keras_path
 from runtime.preprocess import CropRule
 from train.reframe import locate_face
-
-
 
 DEFAULT_DETECTOR = RuntimeConfig.detector  # its rule is the model's input crop
 

@@ -122,6 +122,19 @@ def _quantization_recipe() -> dict:
     }
 
 
+def _check_line(split: str, v: dict) -> str:
+    """One split's verification, as the export log shows it."""
+    if "top1_agreement" not in v:
+        return (
+            f"{split} MAE {v['mae']:.3f} (Keras {v['reference_mae']:.3f}), "
+            f"mean difference {v['mean_abs_diff']:.3g}"
+        )
+    return (
+        f"{split} acc {100 * v['accuracy']:.2f} % (Keras {100 * v['reference_accuracy']:.2f}), "
+        f"agreement {100 * v['top1_agreement']:.2f} %"
+    )
+
+
 def _with_embedded_card(data: bytes, card: ModelCard) -> bytes:
     """ONNX carries its card in metadata_props, so a lone .onnx file still describes itself
     (everything but its own checksum, which only the card beside it can hold)."""
@@ -157,7 +170,7 @@ def export_target(
         problems, metrics = [], {}
         for h in held:
             probs = predict(clf.predict, card, h.data)
-            c = compare(h.reference, probs, h.data.labels)
+            c = compare(h.reference, probs, h.data.labels, card.kind)
             result.checks[h.name] = c.to_dict()
             problems += failures(target.precision, c, h.name)
             metrics[h.name] = summary(metrics_of(card, h.data, probs))
@@ -202,11 +215,7 @@ def export_target(
         result.ok, result.size = True, entry.size
         log(
             f"  {final.name}: ok, {entry.size / 1024:.0f} KiB, "
-            + ", ".join(
-                f"{k} acc {100 * v['accuracy']:.2f} % (Keras {100 * v['reference_accuracy']:.2f}), "
-                f"agreement {100 * v['top1_agreement']:.2f} %"
-                for k, v in result.checks.items()
-            )
+            + ", ".join(_check_line(k, v) for k, v in result.checks.items())
         )
     except Exception as e:
         result.error = str(e).splitlines()[0] if str(e) else type(e).__name__

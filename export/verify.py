@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from runtime.outputs import OutputKind, Regression
+
 STANDARD_DOMAINS = {"", "ai.onnx", "com.microsoft"}  # what onnxruntime's CPU provider runs
 
 
@@ -59,7 +61,44 @@ class Comparison:
         return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
-def compare(reference: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> Comparison:
+@dataclass(frozen=True)
+class RegressionComparison:
+    """A regression export against Keras: how far its values stray, in the output's unit."""
+
+    n: int
+    mean_abs_diff: float
+    max_abs_diff: float
+    mae: float  # this file against the labels
+    reference_mae: float  # the Keras model, same images
+
+    def to_dict(self) -> dict:
+        return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+# A regression's int8 values may stray by 0.5 units on average (an age: half a year), its
+# float files by what their precision allows.
+REGRESSION_LIMITS = {"fp32": 1e-3, "fp16": 0.05, "int8": 0.5}  # mean absolute difference, in units
+
+
+def compare(
+    reference: np.ndarray, probs: np.ndarray, labels: np.ndarray, kind: OutputKind | None = None
+) -> Comparison | RegressionComparison:
+    """The export's outputs against Keras's on the same faces, as the output kind compares
+    them (top-1 and accuracy for a softmax; absolute differences for a regression)."""
+    if isinstance(kind, Regression):
+        if reference.shape != probs.shape or not np.all(np.isfinite(probs)):
+            raise ExportError(
+                f"exported model outputs {probs.shape} (or non-finite values), Keras {reference.shape}"
+            )
+        a = kind.agreement(reference, probs)
+        truth = np.asarray(labels, np.float64)
+        return RegressionComparison(
+            n=int(len(truth)),
+            mean_abs_diff=a["mean_abs_diff"],
+            max_abs_diff=a["max_abs_diff"],
+            mae=float(np.abs(probs[:, 0] - truth).mean()) if len(truth) else 0.0,
+            reference_mae=float(np.abs(reference[:, 0] - truth).mean()) if len(truth) else 0.0,
+        )
     if reference.shape != probs.shape:
         raise ExportError(f"exported model outputs {probs.shape}, Keras {reference.shape}")
     if not np.all(np.isfinite(probs)):
@@ -73,8 +112,15 @@ def compare(reference: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> Com
     )
 
 
-def failures(precision: str, c: Comparison, split: str) -> list[str]:
+def failures(precision: str, c: Comparison | RegressionComparison, split: str) -> list[str]:
     """Human-readable reasons this comparison fails its precision's limits (empty: passes)."""
+    if isinstance(c, RegressionComparison):
+        limit = REGRESSION_LIMITS[precision]
+        if c.mean_abs_diff > limit:
+            return [
+                f"values differ from Keras by {c.mean_abs_diff:.3g} on average on {split} (limit {limit:g})"
+            ]
+        return []
     lim = LIMITS[precision]
     out = []
     if lim.min_top1_agreement is not None and c.top1_agreement < lim.min_top1_agreement:

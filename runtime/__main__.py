@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--summary-json",
         type=Path,
         default=None,
-        help="write the end-of-run summary (FPS, per-stage latency, what was seen) as JSON",
+        metavar="FILE",
+        help="write the end-of-run summary as JSON: frames, faces, tracks, FPS, per-stage ms, and `seen`: "
+        "per track its first and last frame, seconds on screen and each task's dominant label",
     )
     p.add_argument(
         "--profile",

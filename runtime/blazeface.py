@@ -57,8 +57,9 @@ def aligned_empty(shape: tuple[int, ...], align: int = 64) -> np.ndarray:
 
 
 class BlazeFace:
-    """MediaPipe's BlazeFace, a :class:`runtime.detection.Detector`. It takes no thread count: MediaPipe's Python tasks API sizes its
-    own pool (``--threads`` sets the classifiers' engines only)."""
+    """MediaPipe's BlazeFace, a :class:`runtime.detection.Detector`. It takes no thread count:
+    MediaPipe's Python tasks API sizes its own pool (``--threads`` sets the classifiers'
+    engines only)."""
 
     def __init__(self, variant: str = "short", min_score: float = 0.5) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ start-up chatter

@@ -70,7 +70,9 @@ class ModelCard:
         most = kind.max_labels or len(self.labels)
         if not kind.min_labels <= len(self.labels) <= most or len(set(self.labels)) != len(self.labels):
             many = f"{kind.min_labels} or more" if kind.max_labels is None else f"{kind.max_labels}"
-            raise CardError(f"labels must be {many} distinct name(s) for a {kind.name} output, got {self.labels}")
+            raise CardError(
+                f"labels must be {many} distinct name(s) for a {kind.name} output, got {self.labels}"
+            )
 
     @property
     def kind(self) -> OutputKind:

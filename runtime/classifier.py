@@ -21,9 +21,9 @@ from .card import (
     read_card,
     verify_file,
 )
+from .geometry import Box
 from .model_folder import card_path
 from .outputs import OutputKind
-from .geometry import Box
 from .preprocess import ChannelOrder, InputSpec, prepare_face
 
 

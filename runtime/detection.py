@@ -82,7 +82,9 @@ def tiles(width: int, height: int, side: int, overlap: float = 0.25) -> list[tup
 FindFaces = Callable[[np.ndarray, int, int, float], list[Detection]]
 
 
-def detect_tiled(find: FindFaces, image: np.ndarray, input_side: int, tile_min_score: float) -> list[Detection]:
+def detect_tiled(
+    find: FindFaces, image: np.ndarray, input_side: int, tile_min_score: float
+) -> list[Detection]:
     """The whole image, then (when it is much larger than the network's input) overlapping
     tiles from half its short side down, merged by NMS. Tiles must score ``tile_min_score``:
     a zoomed-in tile shows the network texture it never saw at that scale."""

@@ -18,7 +18,7 @@ Pi keeps up with the camera, and strides only as much as its frame budget needs
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -69,8 +69,10 @@ class RuntimeConfig:
 
     source: str | None = option(
         None,
-        "camera index (default 0), video file, image, folder of images, `rtsp://`/`http://` stream, or `demo`",
+        "camera index (default 0), video file, image, folder of images, `rtsp://`/`http://` stream, "
+        "or `demo`",
         flag="--source",
+        metavar="SOURCE",
     )
     fallback_to_demo: bool = option(
         False,
@@ -85,11 +87,14 @@ class RuntimeConfig:
         choices=detector_names,
         pi="short",
     )
-    min_score: float = option(0.5, "detector confidence threshold", flag="--min-score", type=float, metavar="S")
+    min_score: float = option(
+        0.5, "detector confidence threshold", flag="--min-score", type=float, metavar="S"
+    )
     tasks: tuple[str, ...] = option(
         help="comma-separated tasks to run, e.g. `emotion` (default: every shipped task)",
         flag="--tasks",
         type=_tasks,
+        metavar="LIST",
         default_factory=model_folder.tasks,
     )
     models: dict[str, Path] = option(
@@ -105,14 +110,26 @@ class RuntimeConfig:
         pi="nano",
     )
     backend: str = option(
-        "onnx", "onnxruntime or the LiteRT interpreter", flag="--backend", choices=tuple(BACKENDS), pi="tflite"
+        "onnx",
+        "onnxruntime or the LiteRT interpreter",
+        flag="--backend",
+        choices=tuple(BACKENDS),
+        pi="tflite",
     )
     precision: str = option(
-        "int8", "which export to run (fp16 exists for tflite only)", flag="--precision", choices=PRECISIONS, pi="int8"
+        "int8",
+        "which export to run (fp16 exists for tflite only)",
+        flag="--precision",
+        choices=PRECISIONS,
+        pi="int8",
     )
     threads: int = option(1, "classifier threads per model", flag="--threads", type=int, metavar="N", pi=2)
     smoothing: float = option(
-        0.35, "weight of the newest frame in each face's moving average (1 = none)", flag="--smoothing", type=float
+        0.35,
+        "weight of the newest frame in each face's moving average (1 = none)",
+        flag="--smoothing",
+        type=float,
+        metavar="W",
     )
     classify_every: int | None = option(
         None,
@@ -159,15 +176,26 @@ class RuntimeConfig:
         type=Path,
         metavar="PATH",
     )
-    json: Path | None = option(None, "write one JSON line per face per frame here", flag="--json", type=Path, metavar="FILE")
+    json: Path | None = option(
+        None,
+        "write one JSON line per face per frame here: frame, `file` (image and folder sources), timestamp, "
+        "track_id (per image for photos), box `[x, y, w, h]`, detector score, and per task its label, "
+        "confidence, smoothed `probs` and this frame's `raw` output (a regression: `value` and `unit`)",
+        flag="--json",
+        type=Path,
+        metavar="FILE",
+    )
     per_image: Path | None = option(
         None,
-        "image or folder sources: one row per image (file, faces, and per face box and labels) as .csv or .json",
+        "image or folder sources: one row per image (file, faces, and per face box and labels) "
+        "as .csv or .json",
         flag="--per-image",
         type=Path,
         metavar="FILE",
     )
-    max_frames: int | None = option(None, "stop after this many frames", flag="--max-frames", type=int, metavar="N")
+    max_frames: int | None = option(
+        None, "stop after this many frames", flag="--max-frames", type=int, metavar="N"
+    )
     tile: bool | None = option(
         None,
         "also search image tiles for small faces (`auto`: on for still images)",
@@ -177,7 +205,7 @@ class RuntimeConfig:
     )
 
 
-def _choices(meta: dict) -> tuple | None:
+def _choices(meta: Mapping[str, Any]) -> tuple | None:
     c = meta["choices"]
     return c() if callable(c) else c
 
@@ -194,7 +222,10 @@ def add_options(parser: argparse.ArgumentParser, tasks: tuple[str, ...]) -> None
         m = f.metadata
         if m["off"] or m["on"]:
             parser.add_argument(
-                m["off"] or m["on"], dest=f.name, action="store_false" if m["off"] else "store_true", help=m["help"]
+                m["off"] or m["on"],
+                dest=f.name,
+                action="store_false" if m["off"] else "store_true",
+                help=m["help"],
             )
         elif m["flag"]:
             choices = _choices(m)
@@ -215,12 +246,14 @@ def add_options(parser: argparse.ArgumentParser, tasks: tuple[str, ...]) -> None
                     metavar="PATH",
                     help=f"the {task} model: {m['help']}",
                 )
-    parser.set_defaults(**{f.name: _default(f) for f in fields(RuntimeConfig) if f.name not in ("tasks", "tile")})
+    parser.set_defaults(
+        **{f.name: _default(f) for f in fields(RuntimeConfig) if f.name not in ("tasks", "tile")}
+    )
     parser.set_defaults(tasks=None)
 
 
 def _default(f) -> Any:
-    return f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+    return f.default_factory() if f.default is MISSING else f.default
 
 
 def config_from_namespace(a: argparse.Namespace, **override: Any) -> RuntimeConfig:
@@ -243,7 +276,9 @@ def config_with(config: RuntimeConfig | None = None, **options: Any) -> RuntimeC
     known = {f.name for f in fields(RuntimeConfig)}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise TypeError(f"unknown setting(s) {', '.join(unknown)}; the settings are {', '.join(sorted(known))}")
+        raise TypeError(
+            f"unknown setting(s) {', '.join(unknown)}; the settings are {', '.join(sorted(known))}"
+        )
     if config is None:
         return RuntimeConfig(**options)
     from dataclasses import replace

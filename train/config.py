@@ -17,6 +17,7 @@ TASK_PRESETS: dict[str, dict] = {
     "gender": {"labels": GENDER_LABELS, "height": 64, "width": 64, "colour": "rgb", "crop": "utkface"},
 }
 
+
 def task_labels(task: str | None, default: str = "emotion") -> tuple[str, ...]:
     """The label names of a task we train (a file that names none of its own gets these)."""
     name = task or default

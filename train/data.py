@@ -74,7 +74,10 @@ def load_datasets(paths: list[str], task: str, fmt: str = "auto") -> FaceDataset
         order=first.order if len({p.order for p in parts}) == 1 else _mixed_order(parts),
         soft=(
             np.concatenate(
-                [p.soft if p.soft is not None else np.eye(n_classes, dtype=np.float32)[p.labels] for p in parts]
+                [
+                    p.soft if p.soft is not None else np.eye(n_classes, dtype=np.float32)[p.labels]
+                    for p in parts
+                ]
             )
             if voted
             else None

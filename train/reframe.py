@@ -113,8 +113,9 @@ def drop_flagged(ds: FaceDataset, flags: list[str]) -> FaceDataset:
 
 def save_npz(ds: FaceDataset, split: str, path: Path) -> None:
     """Write the shared raw layout (``x_<split>``, ``y_<split>``, ``<meta>_<split>``) atomically."""
-    from runtime.card import atomic_write_bytes
     import io
+
+    from runtime.card import atomic_write_bytes
 
     arrays = {f"x_{split}": ds.images, f"y_{split}": ds.labels.astype(np.uint8)}
     arrays.update({f"{k}_{split}": v for k, v in ds.meta.items()})
@@ -130,8 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--data", required=True, help="a face source (.npz in the shared layout, or any loader format)")
-    p.add_argument("--model", required=True, help="trained model folder whose card's input and crop rule to use")
+    p.add_argument(
+        "--data", required=True, help="a face source (.npz in the shared layout, or any loader format)"
+    )
+    p.add_argument(
+        "--model", required=True, help="trained model folder whose card's input and crop rule to use"
+    )
     p.add_argument("--output", required=True, help="the reframed .npz to write")
     p.add_argument("--drop", nargs="*", default=[], help="per-image flags whose faces to leave out")
     p.add_argument("--detector", choices=detector_names(), default=RuntimeConfig.detector)
@@ -148,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         split = out_path.stem.rsplit("_", 1)[-1] if "_" in out_path.stem else "train"
         save_npz(out, split, out_path)
         found = int(out.meta["detected"].sum())
-        print(f"{a.data}: {len(out)} faces reframed for {card.name} ({found} found by BlazeFace) -> {out_path}")
+        print(
+            f"{a.data}: {len(out)} faces reframed for {card.name} ({found} found by BlazeFace) -> {out_path}"
+        )
     except (DatasetError, CardError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -46,7 +46,9 @@ def split_problem(card: ModelCard, cfg: TrainConfig, split: Split, hint: str) ->
     theirs, mine_keys = source_keys(list(t.get("data") or [])), source_keys(cfg.data)
     k = len(theirs)
     same_sources = k > 0 and theirs == mine_keys[:k]
-    if not same_sources or record.get("validation_rule") != validation_rule(cfg.recipe.val_fraction, cfg.seed, k):
+    if not same_sources or record.get("validation_rule") != validation_rule(
+        cfg.recipe.val_fraction, cfg.seed, k
+    ):
         return f"training data or validation split ({hint})"
     recorded = record.get(SPLIT_FINGERPRINT)
     # Older cards record no fingerprint: their data and rule, checked above, define the split.

@@ -95,7 +95,9 @@ def test_last_stanza_without_trailing_blank_line_and_mixed_folder(tmp_path):
 def test_missing_source_fails_with_one_line_error(tmp_path, only_security):
     if only_security:
         write(tmp_path, "sources.list", f"deb {SECURITY} bookworm-security main\n")
-        write(tmp_path, "sources.list.d/s.sources", f"Types: deb\nURIs: {SECURITY}\nSuites: bookworm-security\n")
+        write(
+            tmp_path, "sources.list.d/s.sources", f"Types: deb\nURIs: {SECURITY}\nSuites: bookworm-security\n"
+        )
     r = run_helper(tmp_path)
     assert r.returncode != 0
     assert r.stdout == ""

@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
 from export.calibrate_crop import calibrate
-from runtime.card import ModelCard
 from runtime.blazeface import FaceDetector
+from runtime.card import ModelCard
 from runtime.preprocess import Box, CropRule, InputSpec, Normalization, crop, expand_box
 
 ASTRONAUT = Path(__file__).resolve().parents[2] / "runtime" / "assets" / "astronaut.png"

@@ -76,3 +76,58 @@ def test_every_module_the_lean_environment_runs_imports_without_tensorflow():
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def runtime_import_graph() -> dict[str, set[str]]:
+    """runtime.X -> the runtime modules it imports anywhere in its source (relative imports
+    resolved; imports inside functions count: a late import is still a dependency)."""
+    graph: dict[str, set[str]] = {}
+    for info in pkgutil.walk_packages([str(ROOT / "runtime")], "runtime."):
+        path = module_file(info.name)
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = "runtime" if node.level == 1 else None
+                    mod = f"{base}.{node.module}" if node.module else base
+                else:
+                    mod = node.module or ""
+                if mod and mod.startswith("runtime"):
+                    names = [f"{mod}.{a.name}" for a in node.names]
+                    deps |= {n for n in names if module_file(n)} or {mod}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("runtime.")}
+        graph[info.name] = {d for d in deps if d != "runtime" and d != info.name and module_file(d)}
+    return graph
+
+
+def test_the_runtime_has_no_import_cycle_and_the_engine_knows_no_front_end():
+    graph = runtime_import_graph()
+    assert {"runtime.pipeline", "runtime.api", "runtime.app", "runtime.options"} <= set(graph)
+    state: dict[str, int] = {}
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for d in sorted(graph.get(m, ())):
+            assert state.get(d) != 1, f"import cycle: {' -> '.join([*path, m, d])}"
+            if d not in state:
+                visit(d, [*path, m])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])
+
+    def reach(m: str) -> set[str]:
+        seen, todo = set(), [m]
+        while todo:
+            for d in graph.get(todo.pop(), ()):
+                if d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return seen
+
+    front_ends = {"runtime.api", "runtime.app", "runtime.__main__"}  # runtime.cli: parser helpers
+    for engine in ("runtime.pipeline", "runtime.detector", "runtime.classifier", "runtime.tracker"):
+        assert not reach(engine) & front_ends, f"{engine} reaches {sorted(reach(engine) & front_ends)}"
+    assert "runtime.api" in reach("runtime.app") and "runtime.app" not in reach("runtime.api")

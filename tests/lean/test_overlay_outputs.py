@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from runtime_cli import run_runtime
 
-from runtime.overlay import LABEL_COLOURS, _label_tops, _scale, _tag_size, draw, status_text
 from runtime.geometry import Box
+from runtime.overlay import LABEL_COLOURS, _label_tops, _scale, _tag_size, draw, status_text
 from runtime.records import FaceResult, FrameResult, Prediction
 
 ROOT = Path(__file__).resolve().parents[2]

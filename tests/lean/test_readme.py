@@ -46,3 +46,14 @@ def test_readme_commands_name_the_python_that_has_their_dependencies():
     assert runs, "the README shows no python command at all"
     bare = [c for c in runs if not re.match(r"\.venv-(train|runtime)/bin/python -m ", c)]
     assert not bare, bare
+
+
+def test_readme_flag_table_is_the_one_the_options_record_makes():
+    """Defaults, profile values and help live in runtime/options.py; the README's table is
+    generated from them (``python scripts/options_table.py --write`` after a change)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import options_table
+
+    readme = (ROOT / "README.md").read_text()
+    assert options_table.replaced(readme, options_table.table_text()) == readme
+    assert "| `--profile laptop\\|pi` |" in readme and "| `--threads N` | `1` | 2 |" in readme

@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="runs in the runtime environment (make test-runtime)")
 
-from runtime.card import ModelCard, write_card
 from runtime.blazeface import FaceDetector
+from runtime.card import ModelCard, write_card
 from runtime.preprocess import Box, CropRule, InputSpec, Normalization, crop, expand_box, prepare_face
 from train.datasets.base import DatasetError, FaceDataset
 from train.datasets.npz import load_npz
@@ -69,8 +69,14 @@ def test_a_face_the_detector_misses_gets_the_median_box_and_is_flagged():
 
 
 def test_flagged_faces_are_dropped_and_an_unknown_flag_is_refused():
-    ds = FaceDataset("s", np.zeros((4, 8, 8), np.uint8), np.zeros(4, int), ["a"], "gray",
-                     meta={"fer2013_copy": np.array([0, 1, 0, 1], bool)})
+    ds = FaceDataset(
+        "s",
+        np.zeros((4, 8, 8), np.uint8),
+        np.zeros(4, int),
+        ["a"],
+        "gray",
+        meta={"fer2013_copy": np.array([0, 1, 0, 1], bool)},
+    )
     assert len(drop_flagged(ds, ["fer2013_copy"])) == 2
     with pytest.raises(DatasetError, match="no per-image flag 'nope'"):
         drop_flagged(ds, ["nope"])
@@ -78,13 +84,21 @@ def test_flagged_faces_are_dropped_and_an_unknown_flag_is_refused():
 
 def test_the_command_writes_a_file_training_reads_back(tmp_path, capsys):
     images, _ = chips(4)
-    src = FaceDataset("s", images, np.array([0, 1, 1, 0]), ["woman", "man"], "rgb",
-                      meta={"age": np.array([20, 30, 40, 50], np.int16)})
+    src = FaceDataset(
+        "s",
+        images,
+        np.array([0, 1, 1, 0]),
+        ["woman", "man"],
+        "rgb",
+        meta={"age": np.array([20, 30, 40, 50], np.int16)},
+    )
     save_npz(src, "train", tmp_path / "src_train.npz")
     model = tmp_path / "model"
     model.mkdir()
     spec = InputSpec(64, 64, 3, "rgb", Normalization.minus_one_to_one(), RULE)
-    write_card(ModelCard(name="g", task="gender", labels=["woman", "man"], input=spec), model / "model.card.json")
+    write_card(
+        ModelCard(name="g", task="gender", labels=["woman", "man"], input=spec), model / "model.card.json"
+    )
     (model / "model.keras").write_bytes(b"")
     out = tmp_path / "re" / "src_train.npz"
     assert main(["--data", str(tmp_path / "src_train.npz"), "--model", str(model), "--output", str(out)]) == 0
@@ -94,8 +108,13 @@ def test_the_command_writes_a_file_training_reads_back(tmp_path, capsys):
     assert "4 faces reframed for g (4 found by BlazeFace)" in capsys.readouterr().out
     emotion = tmp_path / "emo"
     emotion.mkdir()
-    write_card(ModelCard(name="e", task="emotion", labels=[str(i) for i in range(7)], input=SPEC), emotion / "model.card.json")
+    write_card(
+        ModelCard(name="e", task="emotion", labels=[str(i) for i in range(7)], input=SPEC),
+        emotion / "model.card.json",
+    )
     (emotion / "model.keras").write_bytes(b"")
-    assert main(["--data", str(tmp_path / "src_train.npz"), "--model", str(emotion), "--output", str(out)]) == 2
+    assert (
+        main(["--data", str(tmp_path / "src_train.npz"), "--model", str(emotion), "--output", str(out)]) == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "labels" in err and len(err.splitlines()) == 1

@@ -21,8 +21,8 @@ pytest.importorskip("mediapipe", reason="runs in the runtime environment (make t
 
 from runtime_cli import run_runtime
 
-from runtime.model_folder import card_path, export_path, shipped_models
 from runtime.geometry import Box
+from runtime.model_folder import card_path, export_path, shipped_models
 from runtime.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -343,3 +343,17 @@ def test_int8_below_the_agreement_or_accuracy_bound_is_refused_with_the_check_na
     drop = Comparison(n=1000, top1_agreement=0.99, max_abs_diff=0.2, accuracy=0.681, reference_accuracy=0.685)
     (msg,) = failures("int8", drop, "fer")
     assert "0.40 points below Keras (limit 0.3)" in msg
+
+
+def test_a_regression_export_is_held_to_its_mean_difference_not_top1():
+    from export.verify import REGRESSION_LIMITS, RegressionComparison, compare, failures
+    from runtime.outputs import output_kind
+
+    kind = output_kind({"kind": "regression", "unit": "years"})
+    ref = np.array([[30.0], [40.0], [10.0]], np.float32)
+    c = compare(ref, ref + np.array([[0.3], [-0.4], [0.2]], np.float32), np.array([31, 39, 12]), kind)
+    assert isinstance(c, RegressionComparison) and c.mean_abs_diff == pytest.approx(0.3, abs=1e-6)
+    assert failures("int8", c, "utk") == [] and REGRESSION_LIMITS["int8"] == 0.5
+    far = compare(ref, ref + 0.8, np.array([31, 39, 12]), kind)
+    (msg,) = failures("int8", far, "utk")
+    assert "differ from Keras by 0.8 on average on utk (limit 0.5)" in msg

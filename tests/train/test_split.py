@@ -193,7 +193,9 @@ def test_each_source_is_carved_on_its_own_so_an_added_source_keeps_the_first_one
     assert both.prefix_fingerprints == (alone.fingerprint, both.fingerprint)
     assert 80 <= (both.val >= n).sum() <= 95  # a quarter of the added source, by class
 
-    cfg = TrainConfig(task="emotion", data=[fer, wild], output="o", recipe=get_recipe("smoke"), labels="ferplus_soft")
+    cfg = TrainConfig(
+        task="emotion", data=[fer, wild], output="o", recipe=get_recipe("smoke"), labels="ferplus_soft"
+    )
     card = card_for([fer], labels="ferplus_soft", **{SPLIT_FINGERPRINT: alone.fingerprint})
     assert split_problem(card, cfg, both, "hint") is None
     card.training["split"][SPLIT_FINGERPRINT] = both.fingerprint  # not the first source's split
