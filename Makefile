@@ -20,11 +20,12 @@ SHIPPED_MODELS ?= $(shell $(PYTHON) -m runtime.model_folder shipped)
 
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed train-nano \
         reframe train-wild train-wild-emotion train-wild-gender train-wild-nano \
-        export run-edge bench emulate-aarch64 check-aarch64 lint setup-lint dist setup-dist test test-train test-runtime clean
+        export run-edge bench emulate-aarch64 check-aarch64 lint setup-lint dist setup-dist test test-quick test-train test-runtime clean
 
 help:
 	@echo "make run-edge   realtime emotion + gender on the camera (demo source without one)"
 	@echo "make test       the test suite (sets up both environments on first use)"
+	@echo "make test-quick the tests not marked slow (about a minute), for use while working"
 	@echo "make train      train the shipped models on $(DATA) (resumes after an interruption)"
 	@echo "make export     ONNX / TFLite exports of trained_models/"
 	@echo "make bench      speed and accuracy benchmarks"
@@ -241,6 +242,14 @@ test-runtime: setup-runtime setup-bench setup-dist
 test-train: setup-train
 	@echo "== tests/train in $(TRAIN_VENV)"
 	$(TRAIN_PY) -m pytest tests/train -q
+
+# While working: the same set-up, then both halves without the tests marked slow (subprocess
+# runs of the CLI, valgrind, the wheel, training and export; pyproject.toml registers the marker).
+test-quick: setup-runtime setup-bench setup-dist setup-train
+	@echo "== tests/lean in $(RUNTIME_VENV), not marked slow"
+	$(RUNTIME_PY) -m pytest tests/lean -q -m "not slow"
+	@echo "== tests/train in $(TRAIN_VENV), not marked slow"
+	$(TRAIN_PY) -m pytest tests/train -q -m "not slow"
 
 clean:
 	rm -rf $(TRAIN_VENV) $(RUNTIME_VENV) .pytest_cache

@@ -69,6 +69,14 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
         default=0.5,
         help="weight of the teachers' probabilities in the targets (0.5)",
     )
+    p.add_argument(
+        "--source-weights",
+        nargs="+",
+        type=float,
+        default=[],
+        metavar="W",
+        help="weight of each --data source's faces in the loss, in order (default: all 1)",
+    )
     p.add_argument("--limit", type=int, default=None, help="use the first N training images")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all)")
     p.add_argument("--name", default="", help="model name in the card")
@@ -149,6 +157,7 @@ def build_config(a: argparse.Namespace):
         init_from=str(a.init_from) if a.init_from else None,
         teachers=[str(t) for t in a.teacher or []],
         distill_weight=a.distill_weight,
+        source_weights=list(a.source_weights),
     )
 
 

@@ -81,6 +81,9 @@ class TrainConfig:
     # probabilities of these trained models (same input, labels and carved split).
     teachers: list[str] = field(default_factory=list)
     distill_weight: float = 0.5
+    # Weight of each --data source's faces in the loss (one per source, in order; empty: all
+    # 1), e.g. to let a small in-the-wild source count beside a large lab one.
+    source_weights: list[float] = field(default_factory=list)
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -90,6 +93,8 @@ class TrainConfig:
             raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}")
         if not 0.0 <= self.distill_weight <= 1.0:
             raise ValueError(f"distill_weight must be within 0..1, not {self.distill_weight}")
+        if any(w <= 0 for w in self.source_weights):
+            raise ValueError(f"source weights must be positive, not {self.source_weights}")
         if self.crop not in DATASET_CROPS:
             raise ValueError(f"crop must be one of {', '.join(DATASET_CROPS)}")
         if not self.name:
@@ -121,6 +126,7 @@ class TrainConfig:
         d["normalization"] = Normalization(**d["normalization"])
         d.setdefault("teachers", [])  # runs saved before distillation existed
         d.setdefault("distill_weight", 0.5)
+        d.setdefault("source_weights", [])
         return cls(**d)
 
     def save(self, path: Path) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from train.config import SOFT_LABEL_SOURCES, TrainConfig
-from train.data import Arrays, Split, carve_split, class_weights, to_arrays, training_set
+from train.data import PART, Arrays, Split, carve_split, class_weights, source_count, to_arrays, training_set
 from train.sources import SourceModel, teacher_source
 
 
@@ -40,7 +40,20 @@ def prepare(cfg: TrainConfig) -> Prepared:
         w = np.float32(cfg.distill_weight)
         train.target = (1 - w) * train.target + w * teacher_probabilities(teachers, train.x)
     cw = class_weights(train.y, len(cfg.label_names), cfg.recipe.class_weight_power)
-    return Prepared(train, val, cw[train.y], ds.name, ds.class_counts().tolist(), split, teachers)
+    weights = cw[train.y] * source_weights(cfg, ds)[train.index]
+    weights = (weights / weights.mean()).astype(np.float32)  # the loss keeps its scale
+    return Prepared(train, val, weights, ds.name, ds.class_counts().tolist(), split, teachers)
+
+
+def source_weights(cfg: TrainConfig, ds) -> np.ndarray:
+    """Each row's weight from ``cfg.source_weights`` (one per --data source; none: all 1)."""
+    part = ds.meta.get(PART, np.zeros(len(ds), np.int16))
+    if not cfg.source_weights:
+        return np.ones(len(ds), np.float32)
+    n = source_count(cfg.data)
+    if len(cfg.source_weights) != n:
+        raise ValueError(f"--source-weights gives {len(cfg.source_weights)} weight(s) for {n} --data source(s)")
+    return np.asarray(cfg.source_weights, np.float32)[part]
 
 
 def teacher_probabilities(teachers: list[SourceModel], x: np.ndarray) -> np.ndarray:

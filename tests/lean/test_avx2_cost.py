@@ -12,6 +12,7 @@ from runtime.model_folder import export_path, shipped_models
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+@pytest.mark.slow
 def test_valgrind_shows_onnxruntime_an_avx2_only_cpu_and_counts_its_work():
     model = export_path(shipped_models("nano")["emotion"], "onnx", "int8")
     total, cpu = instructions(model, 2)

@@ -16,6 +16,7 @@ pytest.importorskip("tqdm", reason="benchmark extras (make setup-bench)")
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
     """A quick run writes its own folder, never the committed figures, and says why it
     scored no accuracy."""

@@ -43,6 +43,7 @@ def portrait() -> np.ndarray:
     return cv2.imread(str(ASTRONAUT))
 
 
+@pytest.mark.slow
 def test_odd_images_run_or_fail_in_one_line(portrait, tmp_path):
     cases = {
         "gray.png": cv2.cvtColor(portrait, cv2.COLOR_BGR2GRAY),
@@ -64,6 +65,7 @@ def test_odd_images_run_or_fail_in_one_line(portrait, tmp_path):
     assert_one_line_error(run_runtime("--source", str(tmp_path / "empty.png")), "not an image")
 
 
+@pytest.mark.slow
 def test_truncated_video_is_decoded_as_far_as_it_goes(portrait, tmp_path):
     clip = tmp_path / "clip.avi"
     w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (512, 512))
@@ -121,6 +123,7 @@ def test_lost_camera_is_retried_with_backoff_then_ends_cleanly(monkeypatch):
 @pytest.mark.parametrize(
     "sig, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
 )
+@pytest.mark.slow
 def test_signals_stop_the_run_with_outputs_closed_and_summary(tmp_path, sig, code, word):
     out_json, out_video = tmp_path / "run.jsonl", tmp_path / "run.mp4"
     proc = subprocess.Popen(
@@ -155,6 +158,7 @@ def test_signals_stop_the_run_with_outputs_closed_and_summary(tmp_path, sig, cod
     assert cap.read()[0]
 
 
+@pytest.mark.slow
 def test_unwritable_outputs_are_refused_before_work(tmp_path):
     assert_one_line_error(
         run_runtime("--source", "demo", "--output", str(tmp_path / "missing" / "x.mp4")), "does not exist"
@@ -189,6 +193,7 @@ def test_unknown_flag_values_are_one_line():
     assert_one_line_error(r, "invalid choice: 'int4'")
 
 
+@pytest.mark.slow
 def test_runtime_needs_no_network(tmp_path):
     """In a network namespace with no interfaces up (where the machine allows one)."""
     if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"]).returncode:
@@ -218,6 +223,7 @@ def test_runtime_needs_no_network(tmp_path):
     assert len(records(out)) == 20
 
 
+@pytest.mark.slow
 def test_short_soak_keeps_memory_and_descriptors_flat(tmp_path):
     out = tmp_path / "soak.json"
     r = subprocess.run(
@@ -259,6 +265,7 @@ def test_no_pickle_and_no_eval_anywhere_in_the_code():
     assert offenders == []
 
 
+@pytest.mark.slow
 def test_absent_camera_and_dead_stream_are_one_line():
     assert_one_line_error(run_runtime("--source", "7"), "camera 7 cannot be opened")
     t0 = time.monotonic()
@@ -362,6 +369,7 @@ def test_pi_camera_is_used_through_picamera2_when_installed(monkeypatch):
         sources.open_source("picamera")
 
 
+@pytest.mark.slow
 def test_frames_that_change_size_mid_stream_keep_one_playable_video(portrait, tmp_path):
     folder = tmp_path / "sizes"
     folder.mkdir()

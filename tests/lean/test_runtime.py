@@ -81,6 +81,7 @@ def test_video_gives_one_stable_face_per_frame_with_full_distributions(clip, tmp
     assert "20 frames" in r.stderr and "FPS" in r.stderr
 
 
+@pytest.mark.slow
 def test_image_and_folder_sources_and_a_single_task(portrait, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -101,6 +102,7 @@ def test_image_and_folder_sources_and_a_single_task(portrait, tmp_path):
     assert overlap(rec["box"], FACE) > 0.5 and set(rec) >= {"emotion", "gender"}
 
 
+@pytest.mark.slow
 def test_each_image_of_a_folder_is_its_own_analysis(portrait, tmp_path):
     """Unrelated photos with a face at the same place: no track, smoothing or stride may
     carry one image's labels into the next, so a folder run gives what each image alone
@@ -158,6 +160,7 @@ def test_files_are_classified_on_every_frame_by_default(clip, tmp_path):
     assert len(recs) == 20 and all(x["emotion"]["raw"] is not None for x in recs)
 
 
+@pytest.mark.slow
 def test_group_photo_small_faces_are_found_by_tiling(portrait, tmp_path):
     """Twelve 90-pixel faces on a 1600x1200 canvas: too small for the detector's 128-pixel
     view of the whole image, found in tiles."""
@@ -203,6 +206,7 @@ def test_tracker_keeps_ids_and_each_face_its_own_history():
     assert new.id == max(ids) + 1
 
 
+@pytest.mark.slow
 def test_errors_are_one_line_and_outputs_stay_complete(portrait, tmp_path):
     def one_line_error(r: subprocess.CompletedProcess, text: str) -> None:
         assert r.returncode == 2, r.stderr
@@ -250,6 +254,7 @@ def test_errors_are_one_line_and_outputs_stay_complete(portrait, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_demo_source_runs_without_tensorflow(tmp_path):
     code = (
         "import sys; from runtime.__main__ import main\n"
@@ -262,6 +267,7 @@ def test_demo_source_runs_without_tensorflow(tmp_path):
     assert "loaded: []" in r.stdout and "5 frames" in r.stderr
 
 
+@pytest.mark.slow
 def test_classification_stride_classifies_every_nth_frame_and_keeps_labels_between(clip, tmp_path):
     out = tmp_path / "strided.jsonl"
     r = run_runtime("--source", str(clip), "--classify-every", "4", "--smoothing", "0.5", "--json", str(out))
@@ -303,6 +309,7 @@ def test_classification_stride_classifies_every_nth_frame_and_keeps_labels_betwe
     assert changed  # the check above was not vacuous
 
 
+@pytest.mark.slow
 def test_detection_stride_follows_the_face_between_detections(tmp_path):
     out = tmp_path / "detect3.jsonl"
     r = run_runtime("--source", "demo", "--max-frames", "60", "--detect-every", "3", "--json", str(out))
@@ -367,6 +374,7 @@ def test_a_pipeline_is_a_context_manager_that_closes_its_detector():
     assert pipe.detector._detector is None
 
 
+@pytest.mark.slow
 def test_the_pi_profile_runs_the_nano_tier(tmp_path):
     from runtime.__main__ import config_from_args, parse_args
     from runtime.model_folder import shipped_index

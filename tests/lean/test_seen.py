@@ -70,6 +70,7 @@ def test_a_long_list_is_cut_on_the_terminal_only():
     assert len(log.to_list()) == 12
 
 
+@pytest.mark.slow
 def test_the_cli_ends_with_the_tracks_in_its_summary_line_and_json(tmp_path):
     pytest.importorskip("mediapipe", reason="runs in the runtime environment")
     out = tmp_path / "summary.json"

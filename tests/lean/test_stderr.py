@@ -74,6 +74,7 @@ def _run_tflite_two_threads(_: int) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("runs", [16])
+@pytest.mark.slow
 def test_the_two_thread_tflite_path_always_prints_its_summary_and_no_native_noise(runs):
     pytest.importorskip("mediapipe", reason="runs in the runtime environment")
     pytest.importorskip("ai_edge_litert", reason="runs in the runtime environment")

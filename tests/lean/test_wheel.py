@@ -73,6 +73,7 @@ def run_in(installed: dict[str, Path], *cmd: str) -> subprocess.CompletedProcess
     return subprocess.run(list(cmd), cwd=installed["work"], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_the_runtime_and_its_models_and_nothing_else(installed):
     names = zipfile.ZipFile(installed["wheel"]).namelist()
     top = {n.split("/")[0] for n in names}
@@ -96,6 +97,7 @@ def test_the_wheel_holds_the_runtime_and_its_models_and_nothing_else(installed):
     assert not [p.name for p in installed["site"].iterdir() if p.name in SITE_NAMES]
 
 
+@pytest.mark.slow
 def test_the_wheel_carries_exactly_the_assets_the_manifest_lists(installed):
     prefix = "edge_face/assets/"
     names = zipfile.ZipFile(installed["wheel"]).namelist()
@@ -134,6 +136,7 @@ def test_every_listed_asset_is_selected_whatever_its_extension_and_a_missing_one
     assert "det.onnx" in message and "make setup-runtime" in message and "\n" not in message
 
 
+@pytest.mark.slow
 def test_the_installed_cli_runs_from_any_folder_with_the_packaged_models(installed):
     assert run_in(installed, str(installed["python"]), "-c", "import runtime").returncode != 0
     edge_face = str(installed["bin"] / "edge-face")
@@ -177,6 +180,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_the_installed_api_analyzes_stills_and_streams(installed):
     r = run_in(installed, str(installed["python"]), "-c", API_CHECK)
     assert r.returncode == 0, r.stderr
@@ -188,6 +192,7 @@ def test_the_installed_api_analyzes_stills_and_streams(installed):
     assert set(rec["emotion"]) == {"label", "confidence", "probs", "raw"}
 
 
+@pytest.mark.slow
 def test_the_readme_api_example_runs_as_written(installed):
     text = (ROOT / "README.md").read_text()
     (example,) = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "import edge_face" in b]
@@ -197,6 +202,7 @@ def test_the_readme_api_example_runs_as_written(installed):
     assert r.stdout.count("'track_id': 1") >= 12 - 4  # a stream shows the face once confirmed
 
 
+@pytest.mark.slow
 def test_bad_api_input_is_a_clear_error(installed):
     code = (
         "import numpy as np, edge_face\n"

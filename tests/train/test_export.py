@@ -59,6 +59,7 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_every_format_is_written_with_a_card_that_describes_it(exported):
     from runtime.card import ONNX_CARD_KEY, card_from_json, card_path_for, read_card, verify_file
 
@@ -96,6 +97,7 @@ def test_every_format_is_written_with_a_card_that_describes_it(exported):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # static QDQ, convolutions included
 
 
+@pytest.mark.slow
 def test_train_evaluate_scores_every_exported_format_on_the_runtime_engines(exported, emotion_npz, capsys):
     """What a user checks after export: each file scored as the runtime runs it, in one call;
     a file that is not a model is a one-line error. (In-process: the CLI's own main.)"""
@@ -122,6 +124,7 @@ def test_train_evaluate_scores_every_exported_format_on_the_runtime_engines(expo
     assert len(err.strip().splitlines()) == 1 and "not a model" in err
 
 
+@pytest.mark.slow
 def test_exports_agree_with_keras_through_the_runtime_engines(exported, emotion_npz):
     from runtime.backends import open_classifier
     from train.evaluate import load_for, load_keras_model, predict
@@ -143,6 +146,7 @@ def test_exports_agree_with_keras_through_the_runtime_engines(exported, emotion_
     assert table.count("| emotion_tiny |") == 6
 
 
+@pytest.mark.slow
 def test_a_wrong_export_is_refused_and_the_previous_file_survives(exported, emotion_npz, monkeypatch, capsys):
     import export.pipeline as pipeline
     from train.models import build
@@ -193,6 +197,7 @@ def test_onnx_with_unconverted_ops_is_refused():
     assert isinstance(proto, onnx.ModelProto)
 
 
+@pytest.mark.slow
 def test_corrupted_keras_model_is_refused_with_one_line(exported, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(exported, copy)
@@ -206,6 +211,7 @@ def test_corrupted_keras_model_is_refused_with_one_line(exported, tmp_path):
     assert {n: sha(copy / n) for n in FILES} == before
 
 
+@pytest.mark.slow
 def test_unknown_target_and_missing_eval_data_are_one_line_errors(exported, tmp_path):
     r = run("export", "--model", str(exported), "--only", "onnx:float64")
     assert r.returncode == 2 and "unknown target" in r.stderr and "Traceback" not in r.stderr
@@ -213,6 +219,7 @@ def test_unknown_target_and_missing_eval_data_are_one_line_errors(exported, tmp_
     assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_export_killed_midway_leaves_every_file_matching_its_card(exported, tmp_path):
     import os
     import signal
@@ -274,6 +281,7 @@ def _tiny_int8(exported, emotion_npz, **recipe) -> bytes:
     return onnx_int8((exported / "model.fp32.onnx").read_bytes(), calib, Int8Recipe(**recipe))
 
 
+@pytest.mark.slow
 def test_the_shipped_int8_recipe_passes_the_graph_checks(exported):
     import onnx
 
@@ -285,6 +293,7 @@ def test_the_shipped_int8_recipe_passes_the_graph_checks(exported):
     assert card["export"]["quantization"]["float_head"] is True
 
 
+@pytest.mark.slow
 def test_int8_weights_that_saturate_avx2_kernels_are_refused(exported, emotion_npz):
     import onnx
 
@@ -301,6 +310,7 @@ def test_int8_weights_that_saturate_avx2_kernels_are_refused(exported, emotion_n
     )  # U8U8 cannot
 
 
+@pytest.mark.slow
 def test_quantized_probabilities_are_refused(exported, emotion_npz):
     import onnx
 
@@ -311,6 +321,7 @@ def test_quantized_probabilities_are_refused(exported, emotion_npz):
         check_int8_graph(stepped)
 
 
+@pytest.mark.slow
 def test_export_refuses_a_saturating_int8_graph_and_keeps_the_old_file(exported, emotion_npz, monkeypatch):
     import export.pipeline as pipeline
     import export.quantize as quantize

@@ -204,3 +204,19 @@ def test_each_source_is_carved_on_its_own_so_an_added_source_keeps_the_first_one
     cfg.data = [wild, fer]  # the model's data is not this run's first source
     assert split_problem(card, cfg, both, "hint") == "training data or validation split (hint)"
     assert validation_rule(0.25, 1, 2) == "stratified 25% of each of the 2 training sources, seed 1"
+
+
+def test_source_weights_weigh_each_source_and_must_name_every_one(tmp_path):
+    from train.inputs import source_weights
+
+    fer = str(write_fer_npz(tmp_path / "a_train.npz", np.arange(70) % 7))
+    wild = str(write_fer_npz(tmp_path / "b_train.npz", np.arange(35) % 7))
+    ds = training_set([fer, wild], "emotion", "fer")
+    cfg = TrainConfig(task="emotion", data=[fer, wild], output="o", source_weights=[1.0, 4.0])
+    w = source_weights(cfg, ds)
+    assert w[:70].tolist() == [1.0] * 70 and w[70:].tolist() == [4.0] * 35
+    cfg.source_weights = [1.0]
+    with pytest.raises(ValueError, match="gives 1 weight"):
+        source_weights(cfg, ds)
+    with pytest.raises(ValueError, match="must be positive"):
+        TrainConfig(task="emotion", data=[fer], output="o", source_weights=[0.0])

@@ -45,6 +45,7 @@ def fit_args(data: Path, out: Path, epochs: int = 4, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_killed_mid_epoch_resumes_and_matches_uninterrupted_run(emotion_npz, tmp_path):
     out = tmp_path / "killed"
     proc = subprocess.Popen(
@@ -102,6 +103,7 @@ def trained(emotion_npz, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_training_learns_and_evaluate_prints_json(emotion_npz, trained):
     out = trained
     card = json.loads((out / "model.card.json").read_text())
@@ -127,6 +129,7 @@ def test_training_learns_and_evaluate_prints_json(emotion_npz, trained):
     assert f"| {test['accuracy']:.4f} |" in row
 
 
+@pytest.mark.slow
 def test_gender_run_reports_age_bands_and_each_class(gender_npz, tmp_path):
     out = tmp_path / "gender"
     r = run_train(
@@ -182,6 +185,7 @@ def test_equal_recall_shift_finds_the_balancing_offset():
     assert s == pytest.approx(-0.8, abs=0.25) and abs(r0 - r1) < 0.02
 
 
+@pytest.mark.slow
 def test_changed_settings_refuse_to_resume(emotion_npz, tmp_path):
     out = tmp_path / "run"
     r = run_train(*fit_args(emotion_npz["train"], out, 2, "--stop-after", "1"))
@@ -191,6 +195,7 @@ def test_changed_settings_refuse_to_resume(emotion_npz, tmp_path):
     assert "different settings (seed)" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_warm_start_continues_a_model_on_the_same_split_only(emotion_npz, trained, tmp_path):
     src = trained
 
@@ -221,6 +226,7 @@ def test_warm_start_continues_a_model_on_the_same_split_only(emotion_npz, traine
         (["fit", "--task", "emotion", "--data", "missing.npz", "--output", "{out}"], "not found"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_gives_one_line_error(args, message, tmp_path):
     out = tmp_path / "out"
     r = run_train(*[a.format(out=out) for a in args])
@@ -230,6 +236,7 @@ def test_bad_input_gives_one_line_error(args, message, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_npz, trained, tmp_path):
     teacher = trained
 
@@ -267,6 +274,7 @@ def test_distillation_mixes_the_teachers_probabilities_into_the_targets(emotion_
     )
 
 
+@pytest.mark.slow
 def test_fit_help_lists_every_model_recipe_and_label_source_the_docs_use():
     """README and Makefile name architectures and recipes; `fit --help` must offer each."""
     r = run_train("fit", "--help")
