@@ -182,6 +182,7 @@ train-seed: setup-train
 export: setup-train setup-runtime
 	$(RUNTIME_PY) -m export.calibrate_crop --model $(SHIPPED_MODELS)
 	$(RUNTIME_PY) -m export.calibrate_crop --detector full --model $(SHIPPED_MODELS)
+	$(RUNTIME_PY) -m export.calibrate_crop --detector centerface --model $(SHIPPED_MODELS)
 	$(TRAIN_PY) -m export --model $(SHIPPED_MODELS)
 	$(TRAIN_PY) -m export --table --model $(SHIPPED_MODELS)
 

@@ -10,19 +10,17 @@ to downscaling.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .asset_files import asset
 from .detection import Detection, DetectorError, detect_tiled, eye_roll
 from .geometry import Box
 from .quiet import NativeNoiseFilter
 
-ASSETS = Path(__file__).resolve().parent / "assets"
 VARIANTS = {  # name -> (asset file, network input side)
     "short": ("blazeface_short_range.tflite", 128),
     "full": ("blazeface_full_range_sparse.tflite", 192),
@@ -31,20 +29,8 @@ VARIANTS = {  # name -> (asset file, network input side)
 
 def model_file(variant: str) -> Path:
     if variant not in VARIANTS:
-        raise DetectorError(f"unknown detector {variant!r}; choose short or full")
-    name = VARIANTS[variant][0]
-    path = ASSETS / name
-    if not path.is_file():
-        raise DetectorError(f"{path} is missing; run 'make setup-runtime' to fetch it")
-    manifest = json.loads((ASSETS / "manifest.json").read_text())
-    expected = {e["name"]: e["sha256"] for w in manifest["wheels"].values() for e in w["files"].values()}[
-        name
-    ]
-    if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
-        raise DetectorError(
-            f"{path} does not match its pinned sha256; delete it and run 'make setup-runtime' again"
-        )
-    return path
+        raise DetectorError(f"unknown BlazeFace variant {variant!r}; choose {' or '.join(VARIANTS)}")
+    return asset(VARIANTS[variant][0])
 
 
 def aligned_empty(shape: tuple[int, ...], align: int = 64) -> np.ndarray:

@@ -7,7 +7,7 @@ one the card records, and an ONNX file's embedded card must agree with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +43,18 @@ class FaceClassifier:
     max_faces: int = 16
     _buffer: np.ndarray | None = None
     spec: InputSpec | None = None  # the card's input, with the crop rule of the detector in use
+    _specs: dict[str, InputSpec] = field(default_factory=dict)  # detector name -> input spec
 
     def __post_init__(self) -> None:
         if self.spec is None:
             self.spec = self.card.input
+
+    def spec_for(self, detector: str) -> InputSpec:
+        """The input with the crop rule measured for ``detector``'s boxes (refused in one line
+        when a calibrated card has none)."""
+        if detector not in self._specs:
+            self._specs[detector] = replace(self.card.input, crop=self.card.crop_for(detector))
+        return self._specs[detector]
 
     @property
     def task(self) -> str:
@@ -62,10 +70,10 @@ class FaceClassifier:
 
     @classmethod
     def open(
-        cls, path: Path, threads: int = 1, max_faces: int = 16, detector: str = "short"
+        cls, path: Path, threads: int = 1, max_faces: int = 16, detectors: tuple[str, ...] = ("short",)
     ) -> FaceClassifier:
         """The exported model at ``path``, checked against its card, cropping faces by the
-        rule its card measured for ``detector``'s boxes."""
+        rule its card measured for each detector's boxes (the first is the default)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(
@@ -85,7 +93,11 @@ class FaceClassifier:
                 f"{path.name}: the card beside it does not match the card inside it "
                 f"(labels or input); re-export the model"
             )
-        return cls(card, engine, max_faces, spec=replace(card.input, crop=card.crop_for(detector)))
+        clf = cls(card, engine, max_faces)
+        for name in detectors:  # every rule the run will need, checked before the first frame
+            clf.spec_for(name)
+        clf.spec = clf.spec_for(detectors[0])
+        return clf
 
     def prepare(
         self,
@@ -93,15 +105,19 @@ class FaceClassifier:
         boxes: list[Box],
         order: ChannelOrder = "bgr",
         rolls: list[float] | None = None,
+        sources: list[str] | None = None,
     ) -> np.ndarray:
         """The model inputs of every face, written into a buffer reused across frames;
-        ``rolls`` (degrees per face) turn tilted faces upright."""
+        ``rolls`` (degrees per face) turn tilted faces upright; ``sources`` (the detector of
+        each box) choose each face's crop rule (default: the first detector's)."""
         n = len(boxes)
         spec = self.spec or self.card.input
         if self._buffer is None or len(self._buffer) < n:
             self._buffer = np.empty((max(n, self.max_faces), *spec.shape), np.float32)
         for i, box in enumerate(boxes):
-            prepare_face(frame, box, spec, order, out=self._buffer[i], roll=rolls[i] if rolls else 0.0)
+            face_spec = self.spec_for(sources[i]) if sources and sources[i] else spec
+            roll = rolls[i] if rolls else 0.0
+            prepare_face(frame, box, face_spec, order, out=self._buffer[i], roll=roll)
         return self._buffer[:n]
 
     def infer(self, batch: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ so a new detector only has to find faces in one image.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -29,6 +29,12 @@ class Detection:
     # Roll of the eye line in degrees (clockwise on screen, y down), from the detector's eye
     # keypoints: rotating the image by this much about the box centre makes the eyes level.
     roll: float = 0.0
+    # The detector whose box this is ("" = the one the pipeline opened): each face is cropped
+    # by the rule its card measured for that detector's boxes.
+    source: str = ""
+
+    def with_source(self, source: str) -> Detection:
+        return replace(self, source=source)
 
 
 class Detector(Protocol):

@@ -81,11 +81,21 @@ class RuntimeConfig:
     )
     detector: str = option(
         "short",
-        "the face detector: BlazeFace `short`-range (faces within about 2 m, a webcam) or `full`-range "
-        "(a room camera, a group photo); each model crops by the rule measured for it",
+        "the face detector for video, cameras and streams: BlazeFace `short`-range (faces within about "
+        "2 m, a webcam), `full`-range (a room camera), or `centerface` (finds more faces, about 30x slower); "
+        "each model crops by the rule measured for it",
         flag="--detector",
         choices=detector_names,
         pi="short",
+    )
+    still_detector: str | None = option(
+        None,
+        "the face detector for images and folders, e.g. `full` or `short+centerface` (faces of the first, "
+        "and of the second where the first found none). Default: the `--detector`'s faces and CenterFace's "
+        "where it found none (faces cut by the frame, turned, partly hidden, in a crowd): a photo is "
+        "analysed once, so it may take longer",
+        flag="--still-detector",
+        metavar="NAME",
     )
     min_score: float = option(
         0.5, "detector confidence threshold", flag="--min-score", type=float, metavar="S"

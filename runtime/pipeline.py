@@ -16,7 +16,7 @@ import numpy as np
 from . import model_folder
 from .classifier import FaceClassifier
 from .detection import Detection, Detector
-from .detector import open_detector
+from .detector import detector_sources, open_detector, still_detector_name
 from .metrics import latency_summary
 from .model_folder import export_path, shipped_models
 from .motion import BoxFlow
@@ -95,11 +95,12 @@ class Pipeline:
         self.classifiers: dict[str, FaceClassifier] = {}
         for task in cfg.tasks:
             path = export_path(folders[task], cfg.backend, cfg.precision)
-            clf = FaceClassifier.open(path, cfg.threads, detector=cfg.detector)
+            clf = FaceClassifier.open(path, cfg.threads, detectors=self.crop_sources(cfg))
             if clf.task != task:
                 raise ValueError(f"the {task} model given is a {clf.task} model")
             self.classifiers[task] = clf
         self.detector: Detector = open_detector(cfg.detector, cfg.min_score)
+        self._still_detector: Detector | None = None  # opened on the first still
         if cfg.confirm_hits < 1:
             raise ValueError(f"--confirm-hits must be 1 or more, not {cfg.confirm_hits}")
         self.live, self.fps = live, fps
@@ -113,6 +114,22 @@ class Pipeline:
             else None
         )
         self.times = StageTimes(tasks=tuple(self.classifiers))
+
+    @staticmethod
+    def crop_sources(cfg: RuntimeConfig) -> tuple[str, ...]:
+        """Every detector whose boxes this run may crop: the video one first, then the stills'."""
+        still = still_detector_name(cfg.detector, cfg.still_detector)
+        return tuple(dict.fromkeys([*detector_sources(cfg.detector), *detector_sources(still)]))
+
+    def detector_for(self, still: bool) -> Detector:
+        """The video detector, or for a still the stills' one (opened when first needed, so a
+        webcam never loads it)."""
+        name = still_detector_name(self.cfg.detector, self.cfg.still_detector)
+        if not still or name == self.cfg.detector:
+            return self.detector
+        if self._still_detector is None:
+            self._still_detector = open_detector(name, self.cfg.min_score)
+        return self._still_detector
 
     def start_video(self, live: bool | None = None, fps: float | None = None) -> None:
         """Forget every track, the stride and the flow: the next frame starts a new video
@@ -143,12 +160,12 @@ class Pipeline:
             self.images += self.tracker.confirmed_count
             self.tracker = Tracker(alpha=1.0)
         t0 = time.perf_counter()
-        dets = self._find_faces(image, index, tile)
+        dets = self._find_faces(image, index, tile, still)
         t1 = time.perf_counter()
         tracks = self.tracker.update([d.box for d in dets], [d.score for d in dets], single=still)
         shown = [(d, t) for d, t in zip(dets, tracks) if t.confirmed]
         for d, t in shown:
-            t.roll = d.roll
+            t.roll, t.source = d.roll, d.source
         every = 1 if still else self.stride.every
         due = [i for i, (_, t) in enumerate(shown) if index - t.classified_at >= every]
         t2 = time.perf_counter()
@@ -192,7 +209,10 @@ class Pipeline:
         t0 = time.perf_counter()
         boxes = [d.box for d in dets]
         rolls = applied_rolls([d.roll for d in dets], self.cfg.align_min_roll) if self.cfg.align else None
-        batches = {task: clf.prepare(image, boxes, rolls=rolls) for task, clf in self.classifiers.items()}
+        sources = [d.source for d in dets]
+        batches = {
+            task: clf.prepare(image, boxes, rolls=rolls, sources=sources) for task, clf in self.classifiers.items()
+        }
         self.times.add("preprocess", time.perf_counter() - t0)
 
         def infer(task: str):
@@ -209,24 +229,27 @@ class Pipeline:
         results.update({task: f.result() for task, f in pending.items()})
         return results
 
-    def _find_faces(self, image, index: int, tile: bool) -> list[Detection]:
+    def _find_faces(self, image, index: int, tile: bool, still: bool = False) -> list[Detection]:
         """The detector every ``detect_every`` frames (and whenever no confirmed face is
         tracked); in between, the confirmed tracks' boxes moved by optical flow (a candidate
         track must earn its confirmation from the detector, not from the flow)."""
         every = max(1, self.cfg.detect_every)
         live = [t for t in self.tracker.tracks if t.missed == 0 and t.confirmed]
-        if every == 1 or tile or not live or index - self.last_detect >= every:
+        if still or every == 1 or tile or not live or index - self.last_detect >= every:
             self.last_detect = index
             if every > 1:
                 self.flow.reset(image)
-            return self.detector.detect(image, tile=tile)
+            det = self.detector_for(still)
+            return [d if d.source else d.with_source(det.name) for d in det.detect(image, tile=tile)]
         moved = self.flow.move(image, [t.box for t in live])
-        return [Detection(b, t.score, t.roll) for b, t in zip(moved, live)]
+        return [Detection(b, t.score, t.roll, t.source) for b, t in zip(moved, live)]
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True)
         self.detector.close()
+        if self._still_detector is not None:
+            self._still_detector.close()
 
     def __enter__(self) -> Pipeline:
         return self

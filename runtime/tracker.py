@@ -35,6 +35,7 @@ class Track:
     classified_at: float = float("-inf")  # frame index of the last classification
     score: float = 0.0  # detector confidence at the last detection
     roll: float = 0.0  # eye-line roll at the last detection (degrees)
+    source: str = ""  # the detector of the last detection (its crop rule cuts the face)
 
     def smooth(self, task: str, probs: np.ndarray, alpha: float) -> np.ndarray:
         """Exponential moving average; the first observation is taken as is."""

@@ -160,12 +160,12 @@ def test_a_new_detector_is_a_registration(models_with_tilt, tmp_path, monkeypatc
     detector_registry.register_detector("fixed", FixedBox)
     assert "fixed" in build_parser().format_help()
     jsonl = tmp_path / "faces.jsonl"
-    args = ["--source", str(ASTRONAUT), "--no-show", "--detector", "fixed", "--tasks", "tilt"]
+    args = ["--source", str(ASTRONAUT), "--no-show", "--still-detector", "fixed", "--tasks", "tilt"]
     assert main([*args, "--json", str(jsonl)]) == 0
     (line,) = [json.loads(x) for x in jsonl.read_text().splitlines()]
     h, w = cv2.imread(str(ASTRONAUT)).shape[:2]
     assert line["box"] == [w // 4, h // 4, w // 2, h // 2] and line["detector_score"] == 0.99
-    with Analyzer(tasks=("tilt",), detector="fixed") as analyzer:
+    with Analyzer(tasks=("tilt",), detector="fixed", still_detector="fixed") as analyzer:
         (face,) = analyzer.analyze(np.zeros((40, 60, 3), np.uint8))
         assert isinstance(analyzer.pipeline.detector, FixedBox)
     assert face.box == (15, 10, 30, 20) and face.results["tilt"].value == pytest.approx(0.0, abs=0.01)
