@@ -93,14 +93,11 @@ train-wild-gender: setup-train reframe
 	$(TRAIN_PY) -m train report --model trained_models/gender_edge_vgg_slim_wild \
 	  --eval $(GENDER_WILD_EVAL) --threads $(THREADS)
 
-# The nano tier on the same data: each shipped nano model continued, distilled from the new
-# accurate model of its task.
+# The nano tier on the same data: the gender nano model continued, distilled from the new
+# accurate gender model. The emotion nano trained the same way (emotion_edge_vgg_nano_wild,
+# docs/results.md) failed int8 verification on ExpW val, so the nano tier keeps
+# emotion_edge_vgg_nano.
 train-wild-nano: setup-train reframe
-	$(TRAIN_PY) -m train fit --task emotion --model edge_vgg_nano --recipe restart --epochs $(EPOCHS_WILD) \
-	  --seed 1 --threads $(THREADS) --labels ferplus_soft --init-from trained_models/emotion_edge_vgg_nano \
-	  --teacher trained_models/emotion_edge_vgg_wild --distill-weight 0.5 --data $(EMOTION_WILD_DATA) \
-	  --eval $(EMOTION_WILD_EVAL) --output trained_models/emotion_edge_vgg_nano_wild \
-	  --name emotion_edge_vgg_nano_wild
 	$(TRAIN_PY) -m train fit --task gender --model edge_vgg_nano_rgb_s2 --recipe restart --epochs 8 \
 	  --seed 1 --threads $(THREADS) --no-report --init-from trained_models/gender_edge_vgg_nano_s2 \
 	  --teacher trained_models/gender_edge_vgg_slim_wild --distill-weight 0.5 --data $(GENDER_WILD_DATA) \

@@ -22,5 +22,7 @@ def asset(name: str) -> Path:
     if name not in pinned:
         raise DetectorError(f"{name} is not listed in {ASSETS / 'manifest.json'}")
     if hashlib.sha256(path.read_bytes()).hexdigest() != pinned[name]:
-        raise DetectorError(f"{path} does not match its pinned sha256; delete it and run 'make setup-runtime' again")
+        raise DetectorError(
+            f"{path} does not match its pinned sha256; delete it and run 'make setup-runtime' again"
+        )
     return path

@@ -29,7 +29,9 @@ class Fused:
         self.min_score = first.min_score
 
     def detect(self, frame_bgr: np.ndarray, tile: bool = False) -> list[Detection]:
-        found = [d if d.source else d.with_source(self.first.name) for d in self.first.detect(frame_bgr, tile)]
+        found = [
+            d if d.source else d.with_source(self.first.name) for d in self.first.detect(frame_bgr, tile)
+        ]
         if not tile:
             return found
         extra = [d for d in self.second.detect(frame_bgr, tile) if not overlaps(d, found)]

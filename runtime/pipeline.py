@@ -211,7 +211,8 @@ class Pipeline:
         rolls = applied_rolls([d.roll for d in dets], self.cfg.align_min_roll) if self.cfg.align else None
         sources = [d.source for d in dets]
         batches = {
-            task: clf.prepare(image, boxes, rolls=rolls, sources=sources) for task, clf in self.classifiers.items()
+            task: clf.prepare(image, boxes, rolls=rolls, sources=sources)
+            for task, clf in self.classifiers.items()
         }
         self.times.add("preprocess", time.perf_counter() - t0)
 

@@ -52,7 +52,9 @@ def source_weights(cfg: TrainConfig, ds) -> np.ndarray:
         return np.ones(len(ds), np.float32)
     n = source_count(cfg.data)
     if len(cfg.source_weights) != n:
-        raise ValueError(f"--source-weights gives {len(cfg.source_weights)} weight(s) for {n} --data source(s)")
+        raise ValueError(
+            f"--source-weights gives {len(cfg.source_weights)} weight(s) for {n} --data source(s)"
+        )
     return np.asarray(cfg.source_weights, np.float32)[part]
 
 
