@@ -64,7 +64,7 @@ class CenterFace:
         return non_max_suppression(found, 0.3)
 
     def close(self) -> None:
-        self.net = None
+        """Nothing to release: OpenCV frees the network with the object."""
 
     def __enter__(self) -> CenterFace:
         return self
