@@ -326,9 +326,10 @@ def photo_files(folder: Path) -> list[Path]:
 
 
 def reference_photos(
-    files: list[Path], n: int, seed: int, progress: Callable[[], None] = lambda: None
+    files: list[Path], n: int, seed: int, progress: Callable[[], None] = lambda: None, pad: int = 0
 ) -> list[tuple[Path, np.ndarray, Box]]:
-    """Up to ``n`` photos, in a seeded order, whose one face the reference detector finds."""
+    """Up to ``n`` photos, in a seeded order, whose one face the reference detector finds
+    (each given ``pad`` px of replicated border first, for photos cropped tight)."""
     from runtime.detector import open_detector
 
     order = sorted(files)
@@ -341,6 +342,8 @@ def reference_photos(
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
                 continue
+            if pad:
+                image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
             found = det.detect(image, tile=False)
             if len(found) != 1:
                 continue

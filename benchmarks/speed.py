@@ -14,6 +14,7 @@ import numpy as np
 
 from benchmarks.frames import FrameSet
 from runtime.blazeface import FaceDetector
+from runtime.detector import open_detector, still_detector_name
 from runtime.metrics import latency_summary
 from runtime.model_folder import EXPORTS
 from runtime.options import RuntimeConfig
@@ -56,6 +57,37 @@ def time_detector(frames: FrameSet, variant: str, warmup: int) -> dict:
             if i >= warmup:
                 ms.append(1000 * (time.perf_counter() - t0))
     return latency_summary(ms)
+
+
+# The video detector before issue N added a second detector for stills: the baseline the
+# webcam default's detector time is held to (at most 1.3x, side by side on the same frames).
+VIDEO_DETECTOR_BEFORE_N = "short"
+
+
+def time_default_detectors(frames: FrameSet, warmup: int) -> list[dict]:
+    """Detector time per frame as the runtime opens it by default, for video and for stills
+    (tiled, as stills are searched), next to the video detector before issue N, on the same
+    frames in one run, so the ratio compares like with like."""
+    cfg = RuntimeConfig()
+    cases = [
+        ("video, before issue N", VIDEO_DETECTOR_BEFORE_N, False),
+        ("video, default", cfg.detector, False),
+        ("stills, default", still_detector_name(cfg.detector, cfg.still_detector), True),
+    ]
+    rows = []
+    for label, name, tile in cases:
+        ms = []
+        with open_detector(name, cfg.min_score) as det:
+            for i, frame in enumerate(_cycle(frames.frames, warmup)):
+                t0 = time.perf_counter()
+                det.detect(frame, tile=tile)
+                if i >= warmup:
+                    ms.append(1000 * (time.perf_counter() - t0))
+        rows.append({"case": label, "detector": name, "tiles": tile, **latency_summary(ms)})
+    before = rows[0]["mean_ms"]
+    for r in rows:
+        r["over_before"] = round(r["mean_ms"] / before, 3)
+    return rows
 
 
 def time_pipeline(frames: FrameSet, setting: Setting, warmup: int) -> dict:

@@ -85,6 +85,14 @@ def test_quick_bench_writes_figures_and_skips_the_absent_reference(tmp_path):
     # (The mean over 30 frames compared timings of 10 calls and failed once on a busy clone.)
     assert strided["stages"]["emotion"]["p50_ms"] < base["stages"]["emotion"]["p50_ms"] / 4
     assert (tmp_path / "bench.png").stat().st_size > 5000
+    # The detectors as the runtime opens them by default, against the video detector before
+    # issue N, on the same frames: stills add CenterFace and cost more; video stays the same.
+    cases = {r["case"]: r for r in res["detectors"]}
+    assert cases["video, before issue N"]["over_before"] == 1.0
+    assert cases["stills, default"]["detector"] == "short+centerface" and cases["stills, default"]["tiles"]
+    assert cases["stills, default"]["mean_ms"] > cases["video, before issue N"]["mean_ms"]
+    assert res["targets"]["video_detector_over_before"] == cases["video, default"]["over_before"]
+    assert "| stills, default | short+centerface, tiles |" in md
 
 
 def test_results_page_section_is_replaced_not_duplicated(tmp_path):

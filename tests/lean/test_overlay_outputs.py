@@ -11,7 +11,7 @@ import pytest
 from runtime_cli import run_runtime
 
 from runtime.geometry import Box
-from runtime.overlay import LABEL_COLOURS, _label_tops, _scale, _tag_size, draw, status_text
+from runtime.overlay import LABEL_COLOURS, _overlap, _scale, _tag_size, draw, place_tags, status_text
 from runtime.records import FaceResult, FrameResult, Prediction
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,13 +43,28 @@ def happy_face(box: Box) -> FaceResult:
 )  # bottom-right corner
 def test_every_label_lands_inside_the_frame(box):
     img = np.zeros((240, 381, 3), np.uint8)
-    tops = _label_tops(img, LINES, box.y, box.y + box.h)
-    heights = [_tag_size(t, _scale(img))[1] for t in LINES]
-    for top, h in zip(tops, heights):
-        assert top >= 0 and top + h <= img.shape[0]
+    x, tops = place_tags(img, LINES, box, [])
+    sizes = [_tag_size(t, _scale(img)) for t in LINES]
+    heights = [h for _, h in sizes]
+    for top, (w, h) in zip(tops, sizes):
+        assert top >= 0 and top + h <= img.shape[0] and x >= 0 and x + w <= img.shape[1]
     assert tops == sorted(tops)  # the lines keep their order
     if box.y + box.h + sum(heights) > img.shape[0] and box.y >= sum(heights):
         assert tops[-1] + heights[-1] <= box.y  # moved above the box, not onto the face
+
+
+def test_tags_of_faces_side_by_side_do_not_cover_each_other():
+    """A crowd: faces in a row, each one's tags placed where no other face's tags are
+    (below the first, then wherever is still free), all inside the frame."""
+    img = np.zeros((240, 381, 3), np.uint8)
+    taken: list = []
+    boxes = [Box(10, 150, 60, 60), Box(40, 160, 60, 60), Box(70, 140, 60, 60), Box(320, 190, 60, 50)]
+    for box in boxes:
+        place_tags(img, LINES, box, taken)
+    assert len(taken) == len(boxes)
+    for i, a in enumerate(taken):
+        assert a[0] >= 0 and a[2] <= img.shape[1] and a[1] >= 0 and a[3] <= img.shape[0]
+        assert all(_overlap(a, b) == 0 for b in taken[i + 1 :]), (a, taken)
 
 
 def test_a_face_at_the_bottom_edge_still_shows_its_labels():
