@@ -20,6 +20,7 @@ SHIPPED_MODELS ?= $(shell $(PYTHON) -m runtime.model_folder shipped)
 
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed train-nano \
         reframe train-wild train-wild-emotion train-wild-gender train-wild-nano \
+        train-age train-age-accurate train-age-nano \
         export run-edge bench emulate-aarch64 check-aarch64 lint setup-lint dist setup-dist test test-quick test-train test-runtime clean
 
 help:
@@ -106,6 +107,29 @@ train-wild-nano: setup-train reframe
 	$(TRAIN_PY) -m train balance --model trained_models/gender_edge_vgg_nano_s2_wild --threads $(THREADS)
 	$(TRAIN_PY) -m train report --model trained_models/gender_edge_vgg_nano_s2_wild \
 	  --eval $(GENDER_WILD_EVAL) --threads $(THREADS)
+
+# Issue O: age, one bin per year, from the ages of UTKFace and All-Age-Faces (CelebA has
+# none), each tier's model started from the nano gender model's layers (the same chips):
+# the accurate tier's at 64x64, the nano tier's at 48x48 (about half the multiply-adds).
+AGE_DATA := $(DATA)/gender_train_1of2.npz $(REFRAMED)/gender/gender_aaf_train.npz
+AGE_EVAL := $(DATA)/gender_val.npz $(REFRAMED)/gender/gender_aaf_val.npz
+AGE_BACKBONE := trained_models/gender_edge_vgg_nano_s2_wild
+EPOCHS_AGE ?= 12
+
+train-age: train-age-accurate train-age-nano
+
+train-age-accurate: setup-train reframe
+	$(TRAIN_PY) -m train fit --task age --model edge_vgg_nano_rgb_s2 --recipe age --epochs $(EPOCHS_AGE) \
+	  --seed 1 --threads $(THREADS) --no-report --init-backbone-from $(AGE_BACKBONE) \
+	  --data $(AGE_DATA) --eval $(AGE_EVAL) --output trained_models/age_edge_vgg_nano_s2 --name age_edge_vgg_nano_s2
+	$(TRAIN_PY) -m train report --model trained_models/age_edge_vgg_nano_s2 --eval $(AGE_EVAL) --threads $(THREADS)
+
+train-age-nano: setup-train reframe
+	$(TRAIN_PY) -m train fit --task age --model edge_vgg_nano_rgb_s2 --size 48 --recipe age \
+	  --epochs $(EPOCHS_AGE) --seed 1 --threads $(THREADS) --no-report --init-backbone-from $(AGE_BACKBONE) \
+	  --data $(AGE_DATA) --eval $(AGE_EVAL) --output trained_models/age_edge_vgg_nano_s2_48 \
+	  --name age_edge_vgg_nano_s2_48
+	$(TRAIN_PY) -m train report --model trained_models/age_edge_vgg_nano_s2_48 --eval $(AGE_EVAL) --threads $(THREADS)
 
 # Emotion: a 40-epoch cosine cycle, a 20-epoch warm restart from it (same validation split),
 # then an 8-epoch restart on the FER+ crowd-vote distributions: the third is the one we ship

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from runtime.outputs import OutputKind, Regression
+from runtime.outputs import Expectation, OutputKind, Regression
 
 STANDARD_DOMAINS = {"", "ai.onnx", "com.microsoft"}  # what onnxruntime's CPU provider runs
 
@@ -84,8 +84,9 @@ def compare(
     reference: np.ndarray, probs: np.ndarray, labels: np.ndarray, kind: OutputKind | None = None
 ) -> Comparison | RegressionComparison:
     """The export's outputs against Keras's on the same faces, as the output kind compares
-    them (top-1 and accuracy for a softmax; absolute differences for a regression)."""
-    if isinstance(kind, Regression):
+    them (top-1 and accuracy for a softmax; absolute differences of the estimates for a
+    regression or an expected value)."""
+    if isinstance(kind, (Regression, Expectation)):
         if reference.shape != probs.shape or not np.all(np.isfinite(probs)):
             raise ExportError(
                 f"exported model outputs {probs.shape} (or non-finite values), Keras {reference.shape}"
@@ -96,8 +97,8 @@ def compare(
             n=int(len(truth)),
             mean_abs_diff=a["mean_abs_diff"],
             max_abs_diff=a["max_abs_diff"],
-            mae=float(np.abs(probs[:, 0] - truth).mean()) if len(truth) else 0.0,
-            reference_mae=float(np.abs(reference[:, 0] - truth).mean()) if len(truth) else 0.0,
+            mae=float(np.abs(kind.estimates(probs) - truth).mean()) if len(truth) else 0.0,
+            reference_mae=float(np.abs(kind.estimates(reference) - truth).mean()) if len(truth) else 0.0,
         )
     if reference.shape != probs.shape:
         raise ExportError(f"exported model outputs {probs.shape}, Keras {reference.shape}")

@@ -31,8 +31,9 @@ from .sources import open_source, read_image
 class TaskResult:
     """One task's answer for a face: the label shown, its confidence, every class's
     probability (smoothed over the track in a stream) and this frame's raw output; for a
-    regression task (runtime/outputs.py) the ``value`` in its ``unit`` instead of the
-    confidence and probabilities."""
+    regression or an expected value (age; runtime/outputs.py) the ``value`` in its ``unit``
+    instead of the confidence and probabilities, and the ``band`` it falls in where the
+    task has bands."""
 
     label: str
     confidence: float | None
@@ -40,11 +41,14 @@ class TaskResult:
     raw: dict[str, float] | float | None
     value: float | None = None
     unit: str | None = None
+    band: str | None = None
 
     def to_dict(self) -> dict:
         out = {"label": self.label, "confidence": self.confidence, "probs": self.probs, "raw": self.raw}
         if self.value is not None:
             out.update(value=self.value, unit=self.unit)
+        if self.band is not None:
+            out["band"] = self.band
         return out
 
 

@@ -23,6 +23,9 @@ CARD_VERSION = 1
 # its tasks from the shipped index and the cards: runtime/model_folder.py).
 EMOTION_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 GENDER_LABELS = ("woman", "man")
+# Age: one bin per year, 0 to 100 (older ages fall into the last); the estimate is the
+# expected value of the distribution over them (runtime/outputs.py, Expectation).
+AGE_LABELS = tuple(str(a) for a in range(101))
 ONNX_CARD_KEY = "model_card"  # metadata_props key holding the card JSON inside an .onnx file
 
 

@@ -82,3 +82,31 @@ def classification_metrics(
                     bands[name] = band
             result["by_age"] = bands
     return result
+
+
+def estimate_metrics(
+    truth: np.ndarray, estimate: np.ndarray, bands: list[tuple[float, str]], last: str, within: float = 5.0
+) -> dict:
+    """An estimated value against the truth (an age in years): mean absolute error, the
+    share within ``within`` units, the mean signed error (bias), and the same per band of
+    the truth (``bands``: [upper bound, name] in order, then ``last``)."""
+    t, e = np.asarray(truth, np.float64), np.asarray(estimate, np.float64)
+
+    def part(mask: np.ndarray) -> dict:
+        err = e[mask] - t[mask]
+        return {
+            "n": int(mask.sum()),
+            "mae": round(float(np.abs(err).mean()), 3) if mask.any() else None,
+            f"within_{within:g}": round(float((np.abs(err) <= within).mean()), 4) if mask.any() else None,
+            "bias": round(float(err.mean()), 3) if mask.any() else None,
+        }
+
+    out = part(np.ones(len(t), bool))
+    by_band, lower = {}, -np.inf
+    for upper, name in [*bands, (np.inf, last)]:
+        mask = (t > lower) & (t <= upper)
+        if mask.any():
+            by_band[name] = part(mask)
+        lower = upper
+    out["by_band"] = by_band
+    return out

@@ -91,13 +91,84 @@ class Regression:
     def text(self, labels: list[str], values: np.ndarray) -> str:
         return self.label(labels, values)
 
+    def estimates(self, out: np.ndarray) -> np.ndarray:
+        """The value per face of a batch of outputs."""
+        return np.asarray(out, np.float64)[:, 0]
+
     def agreement(self, reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
-        diff = np.abs(reference[:, 0] - other[:, 0]) if len(reference) else np.zeros(1)
+        diff = np.abs(self.estimates(reference) - self.estimates(other)) if len(reference) else np.zeros(1)
         return {"mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max())}
 
 
-OutputKind = Softmax | Regression
-OUTPUT_KINDS: dict[str, type[Softmax] | type[Regression]] = {"softmax": Softmax, "regression": Regression}
+class Expectation(Softmax):
+    """Probabilities over ordered values (the card's labels are the numbers, e.g. one bin per
+    year of age); the estimate is their expected value, in ``unit``, shown with ``format``
+    and named by its band (``bands``: [upper bound, name] pairs in order, then ``last_band``).
+    Smoothing a track's distributions smooths its expected value with them."""
+
+    name: ClassVar[str] = "expectation"
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        super().__init__(spec)
+        self.unit = str(spec.get("unit", ""))
+        self.format = str(spec.get("format", "{value:.0f} {unit}"))
+        self.bands = [(float(upper), str(name)) for upper, name in spec.get("bands", [])]
+        self.last_band = str(spec.get("last_band", ""))
+
+    def values(self, labels: list[str]) -> np.ndarray:
+        return np.array([float(x) for x in labels], np.float32)
+
+    def value(self, labels: list[str], probs: np.ndarray) -> float:
+        p = np.asarray(probs, np.float32).reshape(-1)
+        return float(p @ self.values(labels) / max(float(p.sum()), 1e-12))
+
+    def band(self, value: float) -> str:
+        """The band an estimate falls in (rounded to whole units first, as it is shown)."""
+        shown = round(value)
+        return next((name for upper, name in self.bands if shown <= upper), self.last_band)
+
+    def label(self, labels: list[str], values: np.ndarray) -> str:
+        return self.format.format(value=self.value(labels, values), unit=self.unit).strip()
+
+    def confidence(self, values: np.ndarray) -> float | None:
+        return None
+
+    def record(self, labels: list[str], values: np.ndarray, raw: np.ndarray | None) -> dict[str, Any]:
+        """Value and band; the 101 bin probabilities stay out of every line of JSON."""
+        v = self.value(labels, values)
+        return {
+            "label": self.label(labels, values),
+            "value": round(v, 2),
+            "unit": self.unit,
+            "band": self.band(v),
+            "confidence": None,
+            "probs": None,
+            "raw": None if raw is None else round(self.value(labels, raw), 2),
+        }
+
+    def text(self, labels: list[str], values: np.ndarray) -> str:
+        return self.label(labels, values)
+
+    def estimates(self, out: np.ndarray) -> np.ndarray:
+        """The expected value per face of a batch of distributions (the bins are the values
+        0, 1, ... n-1, as the age task's labels are)."""
+        p = np.asarray(out, np.float64)
+        return p @ np.arange(p.shape[1]) / np.maximum(p.sum(1), 1e-12)
+
+    def agreement(self, reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
+        """Compared as values: an export's expected values against its source's."""
+        if not len(reference):
+            return {"mean_abs_diff": 0.0, "max_abs_diff": 0.0}
+        diff = np.abs(self.estimates(reference) - self.estimates(other))
+        return {"mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max())}
+
+
+OutputKind = Softmax | Regression | Expectation
+OUTPUT_KINDS: dict[str, type[Softmax] | type[Regression] | type[Expectation]] = {
+    "softmax": Softmax,
+    "regression": Regression,
+    "expectation": Expectation,
+}
 
 
 def output_kind(spec: dict[str, Any] | None) -> OutputKind:

@@ -56,6 +56,13 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
         "validation split) instead of random weights",
     )
     p.add_argument(
+        "--init-backbone-from",
+        default=None,
+        metavar="MODEL",
+        help="start from the layers of this trained model.keras (another task's, same "
+        "architecture family and input) up to the first that differs; the head starts fresh",
+    )
+    p.add_argument(
         "--teacher",
         nargs="+",
         default=None,
@@ -155,6 +162,7 @@ def build_config(a: argparse.Namespace):
         limit=a.limit,
         name=a.name,
         init_from=str(a.init_from) if a.init_from else None,
+        init_backbone_from=str(a.init_backbone_from) if a.init_backbone_from else None,
         teachers=[str(t) for t in a.teacher or []],
         distill_weight=a.distill_weight,
         source_weights=list(a.source_weights),

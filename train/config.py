@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from runtime.card import EMOTION_LABELS, GENDER_LABELS
+from runtime.card import AGE_LABELS, EMOTION_LABELS, GENDER_LABELS
 from runtime.preprocess import CropRule, InputSpec, Normalization
 from train.recipes import Recipe, get_recipe, recipe_from_dict
 
@@ -15,7 +15,38 @@ from train.recipes import Recipe, get_recipe, recipe_from_dict
 TASK_PRESETS: dict[str, dict] = {
     "emotion": {"labels": EMOTION_LABELS, "height": 48, "width": 48, "colour": "gray", "crop": "fer2013"},
     "gender": {"labels": GENDER_LABELS, "height": 64, "width": 64, "colour": "rgb", "crop": "utkface"},
+    # Age learns from the gender sources' faces (their ages): the same chips and framing.
+    # Its targets are distributions over the year bins (train/datasets/age.py) and its
+    # output their expected value, shown with a band (runtime/outputs.py, Expectation).
+    "age": {
+        "labels": AGE_LABELS,
+        "height": 64,
+        "width": 64,
+        "colour": "rgb",
+        "crop": "utkface",
+        "soft_targets": True,
+        "output": {
+            "kind": "expectation",
+            "unit": "years",
+            "format": "~{value:.0f} y",
+            "bands": [
+                [12, "0-12"],
+                [19, "13-19"],
+                [29, "20-29"],
+                [39, "30-39"],
+                [49, "40-49"],
+                [59, "50-59"],
+            ],
+            "last_band": "60+",
+            "within": 5,
+        },
+    },
 }
+
+
+def task_output(task: str) -> dict:
+    """What a task's models output (the card's ``output``): softmax unless its preset says."""
+    return dict(TASK_PRESETS[task].get("output", {"kind": "softmax"}))
 
 
 def task_labels(task: str | None, default: str = "emotion") -> tuple[str, ...]:
@@ -77,6 +108,10 @@ class TrainConfig:
     seed: int = 1
     limit: int | None = None  # use only the first N training images (tests, quick looks)
     init_from: str | None = None  # warm start: a trained model.keras of the same shape and split
+    # Transfer: the layers of another task's trained model, up to the first whose weights
+    # differ in shape (the head always starts fresh). Its card is recorded; its validation
+    # rows were carved for its own task, so they may be among this run's.
+    init_backbone_from: str | None = None
     # Knowledge distillation: the training targets become (1 - w) * labels + w * the mean
     # probabilities of these trained models (same input, labels and carved split).
     teachers: list[str] = field(default_factory=list)
@@ -97,12 +132,24 @@ class TrainConfig:
             raise ValueError(f"source weights must be positive, not {self.source_weights}")
         if self.crop not in DATASET_CROPS:
             raise ValueError(f"crop must be one of {', '.join(DATASET_CROPS)}")
+        if self.init_from and self.init_backbone_from:
+            raise ValueError("give --init-from (continue a model) or --init-backbone-from, not both")
         if not self.name:
             self.name = f"{self.task}_{self.arch}"
 
     @property
     def label_names(self) -> list[str]:
         return list(TASK_PRESETS[self.task]["labels"])
+
+    @property
+    def output_spec(self) -> dict:
+        """What the run's model outputs (the card's ``output``)."""
+        return task_output(self.task)
+
+    @property
+    def soft_targets(self) -> bool:
+        """Whether the run learns from distributions (FER+ votes; age) rather than one class."""
+        return self.labels in SOFT_LABEL_SOURCES or bool(TASK_PRESETS[self.task].get("soft_targets"))
 
     @property
     def input_spec(self) -> InputSpec:
@@ -127,6 +174,7 @@ class TrainConfig:
         d.setdefault("teachers", [])  # runs saved before distillation existed
         d.setdefault("distill_weight", 0.5)
         d.setdefault("source_weights", [])
+        d.setdefault("init_backbone_from", None)
         return cls(**d)
 
     def save(self, path: Path) -> None:

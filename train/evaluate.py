@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from runtime.card import ModelCard, card_path_for, read_card, verify_file
-from runtime.metrics import classification_metrics
+from runtime.metrics import classification_metrics, estimate_metrics
 from runtime.model_folder import keras_path
+from runtime.outputs import Expectation
 from runtime.preprocess import prepare_batch
 from train.datasets import load_dataset
 from train.datasets.base import DatasetError, FaceDataset
@@ -113,6 +114,10 @@ def load_for(card: ModelCard, spec: str, fmt: str = "auto") -> FaceDataset:
 
 
 def metrics_of(card: ModelCard, ds: FaceDataset, probs: np.ndarray) -> dict:
+    kind = card.kind
+    if isinstance(kind, Expectation):  # an age: errors in years, not a 101-class confusion
+        within = float(card.output.get("within", 5))
+        return estimate_metrics(ds.labels, kind.estimates(probs), kind.bands, kind.last_band, within)
     metrics = classification_metrics(ds.labels, probs, card.labels, ds.meta)
     if ds.soft is not None:  # FER+ votes are there: also score against the crowd majority
         maj = majority(ds.soft)

@@ -21,7 +21,7 @@ from train.data import SPLIT_FINGERPRINT, source_count, validation_rule
 from train.inputs import Prepared, evaluate_arrays, prepare
 from train.run_folder import RunFolder, RunState, save_model_atomic
 from train.schedule import end_of_epoch, learning_rate
-from train.sources import SourceModel, warm_start_source
+from train.sources import SourceModel, open_source, warm_start_source
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,29 @@ def _resume_model(run: RunFolder, state: RunState):
     return model
 
 
+def selection_rule(output: dict) -> str:
+    if output.get("kind") == "expectation":
+        return (
+            f"epoch with the most validation faces within {output.get('within', 5)} {output.get('unit', '')}"
+        )
+    return "epoch with the best validation accuracy"
+
+
+def copy_backbone(model, source) -> int:
+    """Copy ``source``'s layer weights into ``model``, in order, up to the first layer whose
+    weights differ in shape (the head never: its last layer is always left as built).
+    Returns the number of layers copied."""
+    copied = 0
+    for mine, theirs in zip(model.layers[:-2], source.layers[:-2]):
+        a, b = mine.get_weights(), theirs.get_weights()
+        if type(mine) is not type(theirs) or [w.shape for w in a] != [w.shape for w in b]:
+            break
+        if a:
+            mine.set_weights(b)
+        copied += 1
+    return copied
+
+
 def _new_model(cfg: TrainConfig, warm: SourceModel | None):
     import keras
 
@@ -115,6 +138,12 @@ def _new_model(cfg: TrainConfig, warm: SourceModel | None):
     if warm is not None:
         model.set_weights(keras.models.load_model(warm.path, safe_mode=True).get_weights())
         print(f"starting from the weights of {warm.path}", flush=True)
+    if cfg.init_backbone_from:
+        src = open_source(cfg.init_backbone_from, "--init-backbone-from")
+        n = copy_backbone(model, keras.models.load_model(src.path, safe_mode=True))
+        if n == 0:
+            raise ValueError(f"--init-backbone-from {src.path}: no layer fits this model ({cfg.arch})")
+        print(f"starting from the first {n} layers of {src.path}", flush=True)
     compile_model(model, cfg)
     return model
 
@@ -203,7 +232,7 @@ def _fit_epoch(model, cfg: TrainConfig, p: Prepared, feed: _Feed, state: RunStat
     t0 = time.time()
     hooks = _batch_hooks(cfg, state, epoch, feed.steps, show)
     hist = model.fit(feed.dataset(epoch), epochs=1, verbose=0, shuffle=False, callbacks=[hooks])
-    val_loss, val_acc, _ = evaluate_arrays(model, p.val)
+    val_loss, val_acc, _ = evaluate_arrays(model, p.val, output=cfg.output_spec)
     seconds = time.time() - t0
     row = {
         "epoch": epoch + 1,
@@ -274,7 +303,7 @@ def finalize(
 
     model = build(cfg.arch, cfg.input_spec.shape, len(cfg.label_names))
     model.load_weights(run.best_weights)
-    val_loss, val_acc, _ = evaluate_arrays(model, p.val)
+    val_loss, val_acc, _ = evaluate_arrays(model, p.val, output=cfg.output_spec)
     path = run.model
     save_model_atomic(model, path)
     split = {
@@ -282,7 +311,7 @@ def finalize(
         "validation": int(len(p.val.y)),
         "validation_rule": validation_rule(cfg.recipe.val_fraction, cfg.seed, source_count(cfg.data)),
         SPLIT_FINGERPRINT: p.split.fingerprint,
-        "selection": "epoch with the best validation accuracy",
+        "selection": selection_rule(cfg.output_spec),
     }
     if cfg.limit:
         split["limit"] = cfg.limit  # the split is carved from the first `limit` rows only
@@ -290,6 +319,7 @@ def finalize(
         name=cfg.name,
         task=cfg.task,
         labels=cfg.label_names,
+        output=cfg.output_spec,
         input=cfg.input_spec,
         architecture=describe(model, cfg.arch),
         training={
@@ -312,6 +342,16 @@ def finalize(
     )
     if warm is not None:
         _record_warm_start(card, warm, state)
+    if cfg.init_backbone_from:
+        src = open_source(cfg.init_backbone_from, "--init-backbone-from")
+        card.training["init_backbone_from"] = {
+            "model": str(src.path),
+            "name": src.card.name,
+            "task": src.card.task,
+            "sha256": src.sha256,
+            "note": "its layers up to the first that differs; its validation rows were carved "
+            "for its own task and may be among this run's",
+        }
     if p.teachers:
         card.training["distillation"] = {
             "weight": cfg.distill_weight,

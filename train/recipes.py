@@ -79,6 +79,19 @@ RECIPES: dict[str, Recipe] = {
     # same regularisation, a third of the peak rate, so the run leaves the first cycle's
     # minimum without forgetting it. Used with --init-from.
     "restart": replace(EDGE, name="restart", learning_rate=6e-4, warmup_epochs=1, epochs=20, patience=20),
+    # Age from another task's backbone (--init-backbone-from): a short cosine cycle with no
+    # label smoothing and no class weights, both of which would pull every expected value
+    # towards the middle of the 0-100 range.
+    "age": replace(
+        EDGE,
+        name="age",
+        learning_rate=1e-3,
+        warmup_epochs=1,
+        epochs=12,
+        patience=12,
+        label_smoothing=0.0,
+        class_weight_power=0.0,
+    ),
     # A few epochs on a few hundred images: the test suite's end-to-end run.
     "smoke": Recipe(
         name="smoke",

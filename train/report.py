@@ -13,6 +13,7 @@ import numpy as np
 
 from runtime.card import atomic_write_bytes, card_path_for, file_entry, read_card, write_card
 from runtime.markdown import table
+from runtime.outputs import Expectation
 from runtime.preprocess import prepare_crop
 from train.evaluate import Scored, load_keras_model, score, split_name
 
@@ -191,6 +192,95 @@ def summary(metrics: dict) -> dict:
     return out
 
 
+def classification_section(model, card, s: Scored, name: str, figures: Path) -> list[str]:
+    """A softmax model on one split: accuracy figures, per-class table, confusion, Grad-CAM."""
+    plot_confusion(
+        np.array(s.metrics["confusion"]),
+        card.labels,
+        f"{card.name} on {name} (acc {s.metrics['accuracy']:.3f})",
+        figures / f"confusion_{name}.png",
+    )
+    plot_grad_cam(model, s, figures / f"gradcam_{name}.png")
+    md = [f"## {name}: accuracy {s.metrics['accuracy']:.4f} (n = {s.metrics['n']})", ""]
+    for k in ("balanced_accuracy", "ferplus_majority_accuracy", "woman_man_gap"):
+        if k in s.metrics:
+            md.append(f"- {k.replace('_', ' ')}: {s.metrics[k]:.4f}")
+    for band, v in s.metrics.get("by_age", {}).items():
+        md.append(
+            f"- age {band.replace('_', ' ')}: {v['accuracy']:.4f} (n = {v['n']}); "
+            + ", ".join(
+                f"{k.removeprefix('accuracy_')} {x:.4f}" for k, x in v.items() if k.startswith("accuracy_")
+            )
+        )
+    return [
+        *md,
+        "",
+        per_class_markdown(s.metrics),
+        "",
+        f"![confusion matrix](report/confusion_{name}.png)",
+        "",
+        f"![Grad-CAM](report/gradcam_{name}.png)",
+        "",
+    ]
+
+
+def estimate_summary(metrics: dict) -> dict:
+    """An estimate's figures for the card: overall, and the error per band."""
+    return {k: v for k, v in metrics.items() if k != "by_band"} | {
+        "mae_by_band": {band: v["mae"] for band, v in metrics["by_band"].items()}
+    }
+
+
+def plot_estimates(
+    truth: np.ndarray, estimate: np.ndarray, metrics: dict, title: str, unit: str, out: Path
+) -> None:
+    """Predicted against true value (a scatter with the diagonal), and the error per band."""
+    plt = _plt()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.4))
+    ax.scatter(truth, estimate, s=3, alpha=0.25)
+    top = float(max(truth.max(), estimate.max())) + 2
+    ax.plot([0, top], [0, top], color="k", lw=0.8)
+    ax.set(xlabel=f"true ({unit})", ylabel=f"estimated ({unit})", title=title, xlim=(0, top), ylim=(0, top))
+    bands = metrics["by_band"]
+    bx.bar(list(bands), [v["mae"] for v in bands.values()], color="#48c")
+    for i, v in enumerate(bands.values()):
+        bx.text(i, v["mae"], f"{v['mae']:.1f}\nn={v['n']}", ha="center", va="bottom", fontsize=7)
+    bx.set(xlabel="true band", ylabel=f"mean absolute error ({unit})", title="error by band")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def estimate_section(card, s: Scored, name: str, figures: Path) -> list[str]:
+    """An expected-value model (age) on one split: errors overall and per band, and a scatter."""
+    kind, m = card.kind, s.metrics
+    unit = card.output.get("unit", "")
+    within = next(k for k in m if k.startswith("within_"))
+    plot_estimates(
+        s.data.labels.astype(np.float64),
+        kind.estimates(s.probs),
+        m,
+        f"{card.name} on {name} (MAE {m['mae']:.2f})",
+        unit,
+        figures / f"estimates_{name}.png",
+    )
+    rows = [
+        [band, v["n"], f"{v['mae']:.2f}", f"{100 * v[within]:.1f} %", f"{v['bias']:+.2f}"]
+        for band, v in m["by_band"].items()
+    ]
+    return [
+        f"## {name}: mean absolute error {m['mae']:.2f} {unit} (n = {m['n']})",
+        "",
+        f"- within ±{within.removeprefix('within_')} {unit}: {100 * m[within]:.1f} %",
+        f"- mean signed error (bias): {m['bias']:+.2f} {unit}",
+        "",
+        *table(["true band", "n", "MAE", f"within ±{within.removeprefix('within_')}", "bias"], rows, "lrrrr"),
+        "",
+        f"![estimates](report/estimates_{name}.png)",
+        "",
+    ]
+
+
 def report(model_path: Path, eval_specs: list[str], fmt: str = "auto") -> dict:
     """Evaluate on each split, draw the figures, update the card; returns the card's metrics."""
     model_path = Path(model_path)
@@ -228,41 +318,24 @@ def report(model_path: Path, eval_specs: list[str], fmt: str = "auto") -> dict:
     if (run / "log.csv").exists():
         plot_curves(run / "log.csv", figures / "curves.png")
         md += ["![learning curves](report/curves.png)", ""]
+    if t.get("init_backbone_from"):
+        src = t["init_backbone_from"]
+        md += [
+            f"Its layers started from those of `{src['model']}` ({src['name']}, a {src['task']} "
+            "model) up to the first that differs; its head started fresh.",
+            "",
+        ]
     all_metrics = {}
     for spec in eval_specs:
         s = score(model.predict_on_batch, card, spec, fmt)
         name = split_name(spec)
         all_metrics[name] = s.metrics
-        card.metrics[name] = summary(s.metrics)
-        plot_confusion(
-            np.array(s.metrics["confusion"]),
-            card.labels,
-            f"{card.name} on {name} (acc {s.metrics['accuracy']:.3f})",
-            figures / f"confusion_{name}.png",
-        )
-        plot_grad_cam(model, s, figures / f"gradcam_{name}.png")
-        md += [f"## {name}: accuracy {s.metrics['accuracy']:.4f} (n = {s.metrics['n']})", ""]
-        for k in ("balanced_accuracy", "ferplus_majority_accuracy", "woman_man_gap"):
-            if k in s.metrics:
-                md.append(f"- {k.replace('_', ' ')}: {s.metrics[k]:.4f}")
-        for band, v in s.metrics.get("by_age", {}).items():
-            md.append(
-                f"- age {band.replace('_', ' ')}: {v['accuracy']:.4f} (n = {v['n']}); "
-                + ", ".join(
-                    f"{k.removeprefix('accuracy_')} {x:.4f}"
-                    for k, x in v.items()
-                    if k.startswith("accuracy_")
-                )
-            )
-        md += [
-            "",
-            per_class_markdown(s.metrics),
-            "",
-            f"![confusion matrix](report/confusion_{name}.png)",
-            "",
-            f"![Grad-CAM](report/gradcam_{name}.png)",
-            "",
-        ]
+        if isinstance(card.kind, Expectation):
+            card.metrics[name] = estimate_summary(s.metrics)
+            md += estimate_section(card, s, name, figures)
+        else:
+            card.metrics[name] = summary(s.metrics)
+            md += classification_section(model, card, s, name, figures)
     atomic_write_bytes(figures / "metrics.json", (json.dumps(all_metrics, indent=2) + "\n").encode())
     atomic_write_bytes(run / "report.md", ("\n".join(md) + "\n").encode())
     card.files[model_path.name] = file_entry(model_path, "keras", "float32")
@@ -305,5 +378,10 @@ def results_markdown(card_paths: list[Path]) -> str:
                 other.append(f"FER+ majority {m['ferplus_majority_accuracy']:.4f}")
             if "balanced_accuracy" in m:
                 other.append(f"balanced {m['balanced_accuracy']:.4f}")
+            if "mae" in m:  # an estimate (age): its error where the accuracy goes
+                rows.append(
+                    [*head, split, m.get("n", ""), f"MAE {m['mae']:.2f}", f"bias {m.get('bias', 0):+.2f}"]
+                )
+                continue
             rows.append([*head, split, m.get("n", ""), f"{m['accuracy']:.4f}", "; ".join(other)])
     return "\n".join(table(header, rows, "lllrrlrlrrl"))

@@ -17,6 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+TINY = ("--model", "tiny", "--recipe", "smoke", "--threads", "1", "--quiet")
+
+
 def run_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "train", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
@@ -292,3 +295,60 @@ def test_fit_help_lists_every_model_recipe_and_label_source_the_docs_use():
         assert used <= names, (flag, used - names)
     assert {"edge_vgg_slim", "edge_vgg_nano"} <= offered["model"]
     assert {"restart", "edge"} <= offered["recipe"]
+
+
+@pytest.mark.slow
+def test_an_age_run_learns_years_and_reports_its_errors_per_band(age_npz, tmp_path):
+    """Age: year bins with Gaussian targets from a gender file's ages; the card says what the
+    output means, the metrics are errors in years per band, and the report draws estimates
+    against the truth."""
+    age = tmp_path / "age"
+    data = ["--data", str(age_npz["train"]), "--eval", str(age_npz["val"]), *TINY]
+    r = run_train("fit", "--task", "age", "--epochs", "5", "--output", str(age), *data)
+    assert r.returncode == 0, r.stderr
+    card = json.loads((age / "model.card.json").read_text())
+    assert card["output"]["kind"] == "expectation" and len(card["labels"]) == 101
+    assert "within 5 years" in card["training"]["split"]["selection"]
+    m = card["metrics"]["a_val"]
+    # ages 10, 30, 50, 70 (+-2) told by where the disc is: a constant guess errs 20 years
+    assert m["n"] == 120 and m["mae"] < 14, m
+    assert set(m["mae_by_band"]) <= {"0-12", "13-19", "20-29", "30-39", "40-49", "50-59", "60+"}
+    assert (age / "report" / "estimates_a_val.png").stat().st_size > 5000
+    assert "mean absolute error" in (age / "report.md").read_text()
+    r = run_train("evaluate", "--model", str(age / "model.keras"), "--data", str(age_npz["val"]))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[str(age_npz["val"])]["mae"] == pytest.approx(m["mae"], abs=1e-3)
+
+
+@pytest.mark.slow
+def test_an_age_run_may_start_from_another_tasks_layers(age_npz, tmp_path):
+    data = ["--data", str(age_npz["train"]), "--no-report", "--limit", "300", *TINY]
+    gender = tmp_path / "gender"
+    r = run_train("fit", "--task", "gender", "--epochs", "1", "--output", str(gender), *data)
+    assert r.returncode == 0, r.stderr
+    age = tmp_path / "age"
+    r = run_train(
+        "fit",
+        "--task",
+        "age",
+        "--epochs",
+        "1",
+        "--output",
+        str(age),
+        "--init-backbone-from",
+        str(gender),
+        *data,
+    )
+    assert r.returncode == 0, r.stderr
+    n = int(re.search(r"starting from the first (\d+) layers of", r.stdout).group(1))
+    assert n >= 8  # the convolution stages; the head starts fresh
+    src = json.loads((age / "model.card.json").read_text())["training"]["init_backbone_from"]
+    assert src["task"] == "gender" and len(src["sha256"]) == 64
+
+
+def test_an_age_task_needs_ages_in_its_data(emotion_npz, tmp_path):
+    out = tmp_path / "x"
+    r = run_train(
+        "fit", "--task", "age", "--data", str(emotion_npz["train"]), "--output", str(out), "--model", "tiny"
+    )
+    assert r.returncode == 2 and "has no ages" in r.stderr and "Traceback" not in r.stderr

@@ -37,6 +37,17 @@ def detect_format(path: Path) -> str:
 
 
 def load_dataset(spec: str | Path, task: str | None = None, fmt: str = "auto") -> FaceDataset:
+    """The faces of one source, labelled for ``task`` (age: from the ``age`` each face of a
+    gender file carries, ``train.datasets.age``)."""
+    ds = _load_native(spec, task, fmt)
+    if task == "age":
+        from train.datasets.age import age_dataset
+
+        return age_dataset(ds)
+    return ds
+
+
+def _load_native(spec: str | Path, task: str | None, fmt: str) -> FaceDataset:
     text = str(spec)
     path_text, _, split = text.partition("::")
     path = Path(path_text)
@@ -44,7 +55,7 @@ def load_dataset(spec: str | Path, task: str | None = None, fmt: str = "auto") -
     if fmt == "npz":
         from train.datasets.npz import load_npz
 
-        return load_npz(path, task)
+        return load_npz(path, None if task == "age" else task)
     if fmt == "fer_csv":
         from train.datasets.fer_csv import load_fer2013_csv
 
