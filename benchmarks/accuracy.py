@@ -23,6 +23,9 @@ KEEP = (
     "woman_man_gap",
     "by_age",
     "ferplus_majority_accuracy",
+    "mae",  # an estimate (age): errors in years
+    "within_5",
+    "bias",
 )
 
 

@@ -2,10 +2,14 @@
 
 Cost comes from each model's card (multiply-adds, weights) and its exported int8 ONNX file
 (size, and a fresh single-face timing on this CPU, one thread); accuracy from the card's
-held-out splits and, with ``--pipeline-dev``, from the whole runtime on the labelled photos
+held-out splits (the Keras model), from ``--data`` splits scored here with the int8 ONNX
+file (every model the same way, whatever its card holds: issue L's new sources, age), and,
+with ``--pipeline-dev``, from the whole runtime on the labelled photos
 (``benchmarks.pipeline_eval``, the model swapped into the default pipeline).
 
-    python -m benchmarks.frontier --pipeline-dev ../shared/data/pipeline_dev
+    python -m benchmarks.frontier --pipeline-dev ../shared/data/pipeline_dev \
+        --data build/reframed/emotion/expw_val.npz build/reframed/gender/gender_celeba_val.npz \
+        build/reframed/gender/gender_aaf_val.npz ../shared/data/gender_val.npz
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ from runtime.cli import OneLineParser
 from runtime.model_folder import card_path, export_path, models_dir, shipped_index
 
 PAD = {"emotion": 80, "gender": 0}  # pipeline_dev's emotion photos need a border (its README)
+# The --data splits each task's table shows, by split name (train.evaluate.split_name).
+SPLIT_COLUMNS = {
+    "emotion": {"expw_val": "ExpW val"},
+    "gender": {"gender_celeba_val": "CelebA val", "gender_aaf_val": "All-Age-Faces val"},
+    "age": {"gender_val": "UTKFace val", "gender_aaf_val": "All-Age-Faces val"},
+}
 
 
 def int8_ms_per_face(path: Path) -> float:
@@ -33,7 +43,18 @@ def int8_ms_per_face(path: Path) -> float:
     return single_face_ms(clf, np.zeros(clf.input_shape, np.float32), repeats=300)
 
 
-def row(folder: Path, tiers: dict[str, str], pipeline_dev: Path | None) -> dict:
+def split_scores(int8: Path, task: str, specs: list[str]) -> dict[str, dict]:
+    """The int8 file's metrics on each ``--data`` split its table shows."""
+    from train.evaluate import open_forward, score, split_name
+
+    wanted = [s for s in specs if split_name(s) in SPLIT_COLUMNS.get(task, {})]
+    if not wanted:
+        return {}
+    forward, card = open_forward(int8, threads=1)
+    return {split_name(s): score(forward, card, s).metrics for s in wanted}
+
+
+def row(folder: Path, tiers: dict[str, str], pipeline_dev: Path | None, specs: list[str] = ()) -> dict:
     card = read_card(card_path(folder))
     out = {
         "model": card.name,
@@ -47,7 +68,8 @@ def row(folder: Path, tiers: dict[str, str], pipeline_dev: Path | None) -> dict:
     if int8.is_file():
         out["int8_kib"] = round(int8.stat().st_size / 1024)
         out["int8_ms"] = round(int8_ms_per_face(int8), 3)
-        if pipeline_dev is not None:
+        out["splits"] = split_scores(int8, card.task, list(specs))
+        if pipeline_dev is not None and card.task in PAD:
             from benchmarks.pipeline_eval import evaluate
 
             flag = f"--{card.task}-model"
@@ -73,46 +95,81 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def _split_cells(r: dict, task: str, key: str, fmt) -> list[str]:
+    got = r.get("splits", {})
+    return [fmt(got[name].get(key)) if name in got else "–" for name in SPLIT_COLUMNS[task]]
+
+
 def markdown(rows: list[dict]) -> str:
     lines = [
         f"Measured on {cpu_name()} ({platform.machine()}); "
-        "ms = int8 ONNX, one face, one thread, median of 300 calls.",
+        "ms = int8 ONNX, one face, one thread, median of 300 calls. Card columns are the Keras "
+        "model's; the other sources' columns score the int8 ONNX file.",
         "",
     ]
     head = "| model | tier | M MACs | weights | int8 KiB | int8 ms |"
+
+    def cost(r: dict) -> str:
+        return (
+            f"| {r['model']} | {r['tier']} | {r['macs_m']} | {r['weights_k']} k | "
+            f"{r.get('int8_kib', '–')} | {r.get('int8_ms', '–')} |"
+        )
+
+    def cols(task: str) -> str:
+        return "".join(f" {c} |" for c in SPLIT_COLUMNS[task].values())
+
+    def rule(n: int, last: str = "---:") -> str:
+        return "|---|---|" + "---:|" * 4 + "|".join([last] * n) + "|"
+
     lines += [
         "### Emotion",
         "",
-        head + " FER2013 PublicTest | FER+ majority | pipeline_dev |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        head + " FER2013 PublicTest | FER+ majority |" + cols("emotion") + " pipeline_dev |",
     ]
+    lines.append(rule(3 + len(SPLIT_COLUMNS["emotion"])))
     for r in (r for r in rows if r["task"] == "emotion"):
         m = r["metrics"].get("fer2013_publictest", {})
         lines.append(
-            f"| {r['model']} | {r['tier']} | {r['macs_m']} | {r['weights_k']} k | "
-            f"{r.get('int8_kib', '–')} | {r.get('int8_ms', '–')} | "
-            f"{pct(m.get('accuracy'))} | {pct(m.get('ferplus_majority_accuracy'))} | "
-            f"{pct(r.get('pipeline_dev'))} |"
+            cost(r)
+            + f" {pct(m.get('accuracy'))} | {pct(m.get('ferplus_majority_accuracy'))} | "
+            + "".join(f"{c} | " for c in _split_cells(r, "emotion", "accuracy", pct))
+            + f"{pct(r.get('pipeline_dev'))} |"
         )
     lines += [
         "",
         "### Gender",
         "",
-        head + " val all | adults | under 13 | woman / man | pipeline_dev |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        head + " val all | adults | under 13 | woman / man |" + cols("gender") + " pipeline_dev |",
+        rule(5 + len(SPLIT_COLUMNS["gender"])),
     ]
     for r in (r for r in rows if r["task"] == "gender"):
         m = r["metrics"].get("gender_val", {})
         ages, by = m.get("by_age", {}), m.get("accuracy_by_class", {})
         lines.append(
-            f"| {r['model']} | {r['tier']} | {r['macs_m']} | {r['weights_k']} k | "
-            f"{r.get('int8_kib', '–')} | {r.get('int8_ms', '–')} | "
-            f"{pct(m.get('accuracy'))} | "
+            cost(r) + f" {pct(m.get('accuracy'))} | "
             f"{pct(ages.get('adults_18_plus', {}).get('accuracy'))} | "
             f"{pct(ages.get('under_13', {}).get('accuracy'))} | "
             f"{pct(by.get('woman'))} / {pct(by.get('man'))} | "
-            f"{pct(r.get('pipeline_dev'))} |"
+            + "".join(f"{c} | " for c in _split_cells(r, "gender", "accuracy", pct))
+            + f"{pct(r.get('pipeline_dev'))} |"
         )
+    age_rows = [r for r in rows if r["task"] == "age"]
+    if age_rows:
+
+        def years(v: float | None) -> str:
+            return "–" if v is None else f"{v:.2f}"
+
+        lines += [
+            "",
+            "### Age (mean absolute error in years / share within ±5 years)",
+            "",
+            head + "".join(f" {c} MAE | {c} ±5 |" for c in SPLIT_COLUMNS["age"].values()),
+            rule(2 * len(SPLIT_COLUMNS["age"])),
+        ]
+        for r in age_rows:
+            maes = _split_cells(r, "age", "mae", years)
+            within = _split_cells(r, "age", "within_5", pct)
+            lines.append(cost(r) + "".join(f" {a} | {b} |" for a, b in zip(maes, within)))
     return "\n".join(lines) + "\n"
 
 
@@ -128,11 +185,19 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="pipeline_dev folder (emotion/ and gender/) to score exported models on",
     )
+    p.add_argument(
+        "--data",
+        nargs="*",
+        default=[],
+        help="evaluation .npz splits to score each model's int8 ONNX on (its task's: "
+        + "; ".join(f"{t}: {', '.join(c)}" for t, c in SPLIT_COLUMNS.items())
+        + ")",
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     a = p.parse_args(argv)
     tiers = {name: tier for tier, tasks in shipped_index().items() for name in tasks.values()}
     folders = sorted(f for f in models_dir().iterdir() if card_path(f).is_file())
-    rows = [row(f, tiers, a.pipeline_dev) for f in folders]
+    rows = [row(f, tiers, a.pipeline_dev, a.data) for f in folders]
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1) + "\n")
     print(markdown(rows))

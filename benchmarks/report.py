@@ -174,12 +174,29 @@ def accuracy_table(result: dict) -> list[str]:
             "–" if adults is None else f"{100 * adults:.2f} %",
         ]
 
-    body = [cells(r["model"], r["file"], r["split"], r) for r in rows]
+    estimates = [r for r in rows if "mae" in r]  # age: errors in years, a table of its own
+    body = [cells(r["model"], r["file"], r["split"], r) for r in rows if "mae" not in r]
     for key, m in ref.items():
         task, split = key.split(":", 1)
         body.append(cells(f"reference mini-Xception ({task})", "hdf5 (Keras)", split, m))
     header = ["model", "file", "split", "n", "accuracy", "balanced", "woman / man", "adults"]
-    return table(header, body, "lllrrrlr")
+    out = table(header, body, "lllrrrlr")
+    if estimates:
+        years = [
+            [
+                r["model"],
+                r["file"],
+                r["split"],
+                r["n"],
+                f"{r['mae']:.2f}",
+                f"{100 * r['within_5']:.1f} %",
+                f"{r['bias']:+.2f}",
+            ]
+            for r in estimates
+        ]
+        header = ["model", "file", "split", "n", "MAE (years)", "within ±5", "bias"]
+        out += ["", *table(header, years, "lllrrrr")]
+    return out
 
 
 def markdown(result: dict) -> str:

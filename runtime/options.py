@@ -190,7 +190,8 @@ class RuntimeConfig:
         None,
         "write one JSON line per face per frame here: frame, `file` (image and folder sources), timestamp, "
         "track_id (per image for photos), box `[x, y, w, h]`, detector score, and per task its label, "
-        "confidence, smoothed `probs` and this frame's `raw` output (a regression: `value` and `unit`)",
+        "confidence, smoothed `probs` and this frame's `raw` output (an age: `value`, `unit` and "
+        "`band`, no `probs`)",
         flag="--json",
         type=Path,
         metavar="FILE",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from benchmarks.frontier import main
 from runtime.model_folder import card_path, models_dir, shipped_index
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_trained_model_is_a_row_with_its_tier_and_cost(tmp_path, capsys):
@@ -22,3 +25,24 @@ def test_every_trained_model_is_a_row_with_its_tier_and_cost(tmp_path, capsys):
         for name in shipped_index()["nano"].values():
             assert rows[name]["macs_m"] <= 25.0
     assert "| model | tier | M MACs |" in capsys.readouterr().out
+
+
+def test_data_splits_are_scored_with_each_models_int8_file(tmp_path, capsys):
+    """A --data split of a task's table is scored for that task's models only, with their
+    int8 ONNX files, and shown in its column."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import write_blob_npz
+
+    split = write_blob_npz(tmp_path / "gender_aaf_val.npz", 40, seed=9)
+    out = tmp_path / "rows.json"
+    assert main(["--data", str(split), "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    for r in rows:
+        if r["task"] == "gender" and "int8_ms" in r:
+            m = r["splits"]["gender_aaf_val"]
+            assert m["n"] == 40 and 0 <= m["accuracy"] <= 1
+        elif "splits" in r and r["task"] == "emotion":
+            assert r["splits"] == {}  # a gender split is not an emotion model's
+    assert "| All-Age-Faces val |" in capsys.readouterr().out

@@ -66,7 +66,7 @@ def test_the_shipped_index_lists_both_tiers_with_the_same_tasks():
     index = mf.shipped_index()
     assert tuple(index) == mf.TIERS
     assert all(tuple(tasks) == mf.tasks() for tasks in index.values())
-    assert mf.tasks() == ("emotion", "gender")
+    assert mf.tasks() == ("emotion", "gender", "age")
     for tier in mf.TIERS:
         for task, folder in mf.shipped_models(tier).items():
             assert read_card(mf.card_path(folder)).task == task
