@@ -15,7 +15,17 @@ def build_report(
 ) -> dict:
     """This run's rows, plus the previous report's rows for files not exported this time
     (``--only``) that are still on disk."""
-    keras_acc = {h.name: round(float((h.reference.argmax(1) == h.data.labels).mean()), 6) for h in held}
+    kind = card.kind
+    if kind.is_value:  # a value (age): the Keras model's error, not a top-1
+        keras_checks = {
+            h.name: {"mae": round(float(abs(kind.estimates(h.reference) - h.data.labels).mean()), 6)}
+            for h in held
+        }
+    else:
+        keras_checks = {
+            h.name: {"accuracy": round(float((h.reference.argmax(1) == h.data.labels).mean()), 6)}
+            for h in held
+        }
     rows = [
         {
             "file": model_path.name,
@@ -23,7 +33,7 @@ def build_report(
             "precision": "float32",
             "ok": True,
             "size": model_path.stat().st_size,
-            "checks": {k: {"accuracy": v} for k, v in keras_acc.items()},
+            "checks": keras_checks,
             "latency_ms_1_thread": None,
             "error": "",
         }
@@ -48,15 +58,23 @@ def write_report(folder: Path, report: dict) -> None:
 
 
 def table_markdown(reports: list[dict]) -> str:
-    header = ["model", "file", "format", "precision", "size (KiB)", "split", "accuracy"]
-    header += ["top-1 agreement with Keras", "max abs diff", "ms per face (1 thread)"]
+    header = ["model", "file", "format", "precision", "size (KiB)", "split", "accuracy (a value: its MAE)"]
+    header += [
+        "agreement with Keras (top-1; a value: mean difference)",
+        "max abs diff",
+        "ms per face (1 thread)",
+    ]
     rows = []
     for rep in reports:
         for row in rep["rows"]:
             for split in rep["splits"]:
                 c = row["checks"].get(split, {})
                 acc = f"{100 * c['accuracy']:.2f} %" if "accuracy" in c else "–"
+                if "mae" in c:
+                    acc = f"MAE {c['mae']:.3f}"
                 agree = f"{100 * c['top1_agreement']:.2f} %" if "top1_agreement" in c else "–"
+                if "mean_abs_diff" in c:
+                    agree = f"{c['mean_abs_diff']:.3f}"
                 diff = f"{c['max_abs_diff']:.1e}" if "max_abs_diff" in c else "–"
                 ms = row["latency_ms_1_thread"]
                 status = "" if row["ok"] else f" **failed: {row['error']}**"

@@ -18,6 +18,12 @@ class Softmax:
     """Probabilities over the card's labels; the label shown is the most probable one."""
 
     name: ClassVar[str] = "softmax"
+    # How a track averages its outputs: "ema" (the runtime's --smoothing: a face's expression
+    # changes) or "mean" (every frame of the track alike: an age does not).
+    per_track: str = "ema"
+    # True for kinds whose answer is a number (an age): compared, scored and selected on
+    # by their estimates (``estimates``), not by top-1.
+    is_value: ClassVar[bool] = False
     min_labels: ClassVar[int] = 2
     max_labels: ClassVar[int | None] = None
 
@@ -32,6 +38,13 @@ class Softmax:
 
     def label(self, labels: list[str], values: np.ndarray) -> str:
         return labels[int(np.argmax(values))]
+
+    def estimate(self, labels: list[str], values: np.ndarray) -> float:
+        """Only kinds whose answer is a number (``is_value``) have one."""
+        raise TypeError(f"a {self.name} output names a label, not a value")
+
+    def shown(self, value: float) -> str:
+        raise TypeError(f"a {self.name} output names a label, not a value")
 
     def confidence(self, values: np.ndarray) -> float | None:
         return float(np.max(values))
@@ -61,6 +74,7 @@ class Regression:
     with ``format`` (``{value}`` and ``{unit}``; default ``{value:.0f} {unit}``)."""
 
     name: ClassVar[str] = "regression"
+    is_value: ClassVar[bool] = True
     min_labels: ClassVar[int] = 1
     max_labels: ClassVar[int | None] = 1
 
@@ -68,12 +82,20 @@ class Regression:
         self.spec = spec
         self.unit = str(spec.get("unit", ""))
         self.format = str(spec.get("format", "{value:.0f} {unit}"))
+        self.per_track = str(spec.get("per_track", "ema"))  # see Softmax.per_track
 
     def clean(self, out: np.ndarray) -> np.ndarray:
         return np.asarray(out, np.float32).reshape(len(out), -1)[:, :1]
 
+    def estimate(self, labels: list[str], values: np.ndarray) -> float:
+        return float(values[0])
+
+    def shown(self, value: float) -> str:
+        """How a value reads on the overlay and in the summary, e.g. ``~31 y``."""
+        return self.format.format(value=value, unit=self.unit).strip()
+
     def label(self, labels: list[str], values: np.ndarray) -> str:
-        return self.format.format(value=float(values[0]), unit=self.unit).strip()
+        return self.shown(self.estimate(labels, values))
 
     def confidence(self, values: np.ndarray) -> float | None:
         return None
@@ -107,6 +129,7 @@ class Expectation(Softmax):
     Smoothing a track's distributions smooths its expected value with them."""
 
     name: ClassVar[str] = "expectation"
+    is_value: ClassVar[bool] = True
 
     def __init__(self, spec: dict[str, Any]) -> None:
         super().__init__(spec)
@@ -114,6 +137,9 @@ class Expectation(Softmax):
         self.format = str(spec.get("format", "{value:.0f} {unit}"))
         self.bands = [(float(upper), str(name)) for upper, name in spec.get("bands", [])]
         self.last_band = str(spec.get("last_band", ""))
+        # A person's age is the same on every frame of a track: average them all (a frame's
+        # estimate swings by years with pose and expression), unless the card says "ema".
+        self.per_track = str(spec.get("per_track", "mean"))
 
     def values(self, labels: list[str]) -> np.ndarray:
         return np.array([float(x) for x in labels], np.float32)
@@ -127,8 +153,15 @@ class Expectation(Softmax):
         shown = round(value)
         return next((name for upper, name in self.bands if shown <= upper), self.last_band)
 
+    def estimate(self, labels: list[str], values: np.ndarray) -> float:
+        return self.value(labels, values)
+
+    def shown(self, value: float) -> str:
+        """How a value reads on the overlay and in the summary, e.g. ``~31 y``."""
+        return self.format.format(value=value, unit=self.unit).strip()
+
     def label(self, labels: list[str], values: np.ndarray) -> str:
-        return self.format.format(value=self.value(labels, values), unit=self.unit).strip()
+        return self.shown(self.value(labels, values))
 
     def confidence(self, values: np.ndarray) -> float | None:
         return None

@@ -180,8 +180,8 @@ class Pipeline:
                 k = min(index - track.classified_at, 1000)
                 alpha = 1.0 - (1.0 - self.tracker.alpha) ** k
                 track.classified_at = index
-                for task in self.classifiers:
-                    track.smooth(task, raw[task][i], alpha)
+                for task, clf in self.classifiers.items():
+                    track.smooth(task, raw[task][i], alpha, mean=clf.kind.per_track == "mean")
             preds = {
                 task: Prediction(clf.labels, track.probs[task], raw[task].get(i), clf.kind)
                 for task, clf in self.classifiers.items()

@@ -11,6 +11,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from .outputs import OutputKind
 from .records import FrameResult
 
 
@@ -24,15 +27,27 @@ class TrackSeen:
     last_time: float
     frames: int = 0
     labels: dict[str, Counter] = field(default_factory=dict)  # task -> shown label -> frames
+    # A task whose answer is a number (an age): its value per frame, summed up as the median.
+    values: dict[str, list[float]] = field(default_factory=dict)
+    value_kinds: dict[str, OutputKind] = field(default_factory=dict)  # task -> its output kind
 
     @property
     def seconds(self) -> float:
         return self.last_time - self.first_time
 
-    def dominant(self, task: str) -> tuple[str, float]:
-        """The label shown on most of the track's frames, and that share of its frames."""
+    def dominant(self, task: str) -> tuple[str, float | None]:
+        """The label shown on most of the track's frames, and that share of its frames; for a
+        number (an age) the median over its frames, shown as the task shows it (no share)."""
+        if task in self.values:
+            return self.value_kinds[task].shown(self.median(task)), None
         label, n = self.labels[task].most_common(1)[0]
         return label, n / self.frames
+
+    def median(self, task: str) -> float:
+        return float(np.median(self.values[task]))
+
+    def tasks(self) -> list[str]:
+        return list(dict.fromkeys([*self.labels, *self.values]))
 
     def to_dict(self) -> dict:
         where = {"file": self.file} if self.file is not None else {}
@@ -44,16 +59,22 @@ class TrackSeen:
             "frames": self.frames,
             "seconds": round(self.seconds, 3),
         }
-        for task in self.labels:
+        for task in self.tasks():
             label, share = self.dominant(task)
-            out[task] = {"label": label, "share": round(share, 3)}
+            if share is None:
+                out[task] = {"label": label, "value": round(self.median(task), 2)}
+            else:
+                out[task] = {"label": label, "share": round(share, 3)}
         return out
 
     def describe(self) -> str:
         """``#2 4.3 s (129 frames): neutral 42%, man 100%``; on an image ``#2 neutral man``."""
         if self.file is not None:
-            return " ".join([f"#{self.track_id}", *(self.dominant(t)[0] for t in self.labels)])
-        labels = ", ".join(f"{label} {share:.0%}" for label, share in (self.dominant(t) for t in self.labels))
+            return " ".join([f"#{self.track_id}", *(self.dominant(t)[0] for t in self.tasks())])
+        labels = ", ".join(
+            label if share is None else f"{label} {share:.0%}"
+            for label, share in map(self.dominant, self.tasks())
+        )
         return f"#{self.track_id} {self.seconds:.1f} s ({self.frames} frames): {labels}"
 
 
@@ -77,7 +98,11 @@ class SeenLog:
             seen.last_frame, seen.last_time = result.index, result.timestamp
             seen.frames += 1
             for task, pred in face.predictions.items():
-                seen.labels.setdefault(task, Counter())[pred.label] += 1
+                if pred.kind.is_value:
+                    seen.values.setdefault(task, []).append(pred.kind.estimate(pred.labels, pred.probs))
+                    seen.value_kinds[task] = pred.kind
+                else:
+                    seen.labels.setdefault(task, Counter())[pred.label] += 1
 
     def to_list(self) -> list[dict]:
         return [t.to_dict() for t in self.tracks.values()]

@@ -28,6 +28,7 @@ class Track:
     id: int  # 0 while tentative; numbered in order of confirmation, so shown IDs have no gaps
     box: Box
     probs: dict[str, np.ndarray] = field(default_factory=dict)  # task -> smoothed probabilities
+    observed: dict[str, int] = field(default_factory=dict)  # task -> classifications so far
     hits: int = 1
     missed: int = 0
     age: int = 0  # frames since the track started
@@ -37,11 +38,17 @@ class Track:
     roll: float = 0.0  # eye-line roll at the last detection (degrees)
     source: str = ""  # the detector of the last detection (its crop rule cuts the face)
 
-    def smooth(self, task: str, probs: np.ndarray, alpha: float) -> np.ndarray:
-        """Exponential moving average; the first observation is taken as is."""
+    def smooth(self, task: str, probs: np.ndarray, alpha: float, mean: bool = False) -> np.ndarray:
+        """Exponential moving average; the first observation is taken as is. With ``mean``,
+        the running mean of every observation instead (``alpha`` 1, smoothing off, still
+        turns it off)."""
         prev = self.probs.get(task)
+        n = self.observed.get(task, 0)
+        if mean and alpha < 1.0:
+            alpha = 1.0 / (n + 1)
         cur = probs.astype(np.float32) if prev is None else (1 - alpha) * prev + alpha * probs
         self.probs[task] = cur
+        self.observed[task] = n + 1
         return cur
 
 

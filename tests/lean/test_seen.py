@@ -82,3 +82,22 @@ def test_the_cli_ends_with_the_tracks_in_its_summary_line_and_json(tmp_path):
     assert track["emotion"]["label"] in EMOTIONS and track["gender"]["label"] in ("woman", "man")
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("seen: #1 ") and track["emotion"]["label"] in last
+
+
+def test_an_age_is_summed_up_as_its_median_over_the_track():
+    """A number changes a little every frame: the summary gives its median, not the share
+    of frames that showed one exact value."""
+    from runtime.outputs import output_kind
+
+    kind = output_kind({"kind": "expectation", "unit": "years", "format": "~{value:.0f} y"})
+    labels = [str(a) for a in range(101)]
+    log = SeenLog()
+    for i, years in enumerate([30, 31, 33, 60, 32]):  # one frame's outlier
+        p = np.zeros(101, np.float32)
+        p[years] = 1
+        f = face(1, "happy", "woman")
+        f.predictions["age"] = Prediction(labels, p, p, kind)
+        log.add(FrameResult(i, i / 10, [f]))
+    (one,) = log.to_list()
+    assert one["age"] == {"label": "~32 y", "value": 32.0}
+    assert log.describe().endswith("happy 100%, woman 100%, ~32 y")

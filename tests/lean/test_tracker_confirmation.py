@@ -45,3 +45,26 @@ def test_a_still_image_has_no_second_frame_so_every_face_counts():
     tracker = Tracker()
     tracks = tracker.update([FACE, Box(300, 100, 60, 60)], [0.52, 0.9], single=True)
     assert all(t.confirmed for t in tracks) and [t.id for t in tracks] == [1, 2]
+
+
+def test_an_age_averages_every_frame_of_its_track_an_expression_forgets():
+    """A person's age is the same on every frame: its track keeps the running mean of every
+    classification, while an emotion's moving
+    average follows the newest frames; smoothing 1 turns both off."""
+    import numpy as np
+    import pytest
+
+    from runtime.geometry import Box
+    from runtime.tracker import Track
+
+    t = Track(1, Box(0, 0, 10, 10))
+    frames = [np.array([v], np.float32) for v in (10.0, 20.0, 30.0, 40.0)]
+    for f in frames:
+        mean = t.smooth("age", f, 0.35, mean=True)
+        ema = t.smooth("emotion", f, 0.35)
+    assert float(mean[0]) == pytest.approx(25.0)  # (10 + 20 + 30 + 40) / 4
+    assert float(ema[0]) > float(mean[0]) + 1  # the newest frames weigh most
+    off = Track(2, Box(0, 0, 10, 10))
+    for f in frames:
+        last = off.smooth("age", f, 1.0, mean=True)
+    assert float(last[0]) == 40.0
