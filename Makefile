@@ -55,7 +55,7 @@ $(RUNTIME_VENV)/.done: requirements/runtime.txt requirements/test.txt pyproject.
 	$(RUNTIME_PY) scripts/fetch_assets.py
 	touch $@
 
-train: train-emotion train-gender train-nano train-wild
+train: train-emotion train-gender train-nano train-wild train-age
 
 # Issue L: every new face source brought to the runtime's framing (train/reframe.py: BlazeFace
 # on each image, the crop rule of the model the run starts from), then each shipped model

@@ -188,8 +188,9 @@ def test_the_installed_api_analyzes_stills_and_streams(installed):
     assert out["labels"][0] == "happy" and out["same"] == ["happy", "happy"]
     assert out["prob_sum"] == pytest.approx(1.0, abs=0.01) and out["frames"] == 12 and out["closed"]
     rec = out["record"]
-    assert set(rec) == {"frame", "timestamp", "track_id", "box", "detector_score", "emotion", "gender"}
+    assert set(rec) == {"frame", "timestamp", "track_id", "box", "detector_score", "emotion", "gender", "age"}
     assert set(rec["emotion"]) == {"label", "confidence", "probs", "raw"}
+    assert set(rec["age"]) == {"label", "value", "unit", "band", "confidence", "probs", "raw"}
 
 
 @pytest.mark.slow
