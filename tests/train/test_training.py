@@ -322,7 +322,7 @@ def test_an_age_run_learns_years_and_reports_its_errors_per_band(age_npz, tmp_pa
 
 @pytest.mark.slow
 def test_an_age_run_may_start_from_another_tasks_layers(age_npz, tmp_path):
-    data = ["--data", str(age_npz["train"]), "--no-report", "--limit", "300", *TINY]
+    data = ["--data", str(age_npz["train"]), "--no-report", "--limit", "300", "--size", "32", *TINY]
     gender = tmp_path / "gender"
     r = run_train("fit", "--task", "gender", "--epochs", "1", "--output", str(gender), *data)
     assert r.returncode == 0, r.stderr
