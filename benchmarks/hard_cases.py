@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import cv2
 
 from benchmarks.detection import BenchError, generated_cases, reference_photos, row_of
-from benchmarks.pipeline_eval import EvalError, evaluate, read_labels
+from benchmarks.pipeline_eval import EvalError, evaluate, read_labels, write_result
 from runtime.cli import OneLineParser
 from runtime.markdown import table
 
@@ -98,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(own)
     if a.photos < 1:
         p.error("--photos must be 1 or more")
-    from runtime.card import atomic_write_bytes
     from runtime.cli import runtime_errors
 
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
@@ -119,11 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": first["settings"],
         "families": {family: r["scores"] for family, r in scored.items()},
     }
-    md = markdown(result)
-    if a.output:
-        atomic_write_bytes(a.output.with_suffix(".json"), (json.dumps(result, indent=1) + "\n").encode())
-        atomic_write_bytes(a.output.with_suffix(".md"), md.encode())
-    print(md)
+    write_result(a.output, result, markdown(result))
     return 0
 
 

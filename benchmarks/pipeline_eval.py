@@ -211,6 +211,17 @@ def evaluate(folder: Path, runtime_args: list[str], pad: int = 0, task: str | No
     }
 
 
+def write_result(output: Path | None, result: dict, md: str) -> None:
+    """OUTPUT.json and OUTPUT.md (each written whole, then renamed) when asked; the Markdown
+    printed either way."""
+    from runtime.card import atomic_write_bytes
+
+    if output:
+        atomic_write_bytes(output.with_suffix(".json"), (json.dumps(result, indent=1) + "\n").encode())
+        atomic_write_bytes(output.with_suffix(".md"), md.encode())
+    print(md)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     runtime_args = argv[argv.index("--") + 1 :] if "--" in argv else []
@@ -234,7 +245,6 @@ def main(argv: list[str] | None = None) -> int:
         help="write OUTPUT.json and OUTPUT.md (default: print the Markdown only)",
     )
     a = p.parse_args(own)
-    from runtime.card import atomic_write_bytes
     from runtime.cli import runtime_errors
 
     try:
@@ -242,11 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     except (EvalError, *runtime_errors()) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    md = markdown(result)
-    if a.output:
-        atomic_write_bytes(a.output.with_suffix(".json"), (json.dumps(result, indent=1) + "\n").encode())
-        atomic_write_bytes(a.output.with_suffix(".md"), md.encode())
-    print(md)
+    write_result(a.output, result, markdown(result))
     return 0
 
 

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from benchmarks.frames import FrameSet
-from runtime.blazeface import FaceDetector
 from runtime.detector import open_detector, still_detector_name
 from runtime.metrics import latency_summary
 from runtime.model_folder import EXPORTS
@@ -48,12 +47,15 @@ class Setting:
         return d
 
 
-def time_detector(frames: FrameSet, variant: str, warmup: int) -> dict:
+def time_detector(
+    frames: FrameSet, name: str, warmup: int, tile: bool = False, min_score: float = 0.5
+) -> dict:
+    """The registered detector ``name`` alone on every frame (after ``warmup`` frames)."""
     ms = []
-    with FaceDetector(variant) as det:
+    with open_detector(name, min_score) as det:
         for i, frame in enumerate(_cycle(frames.frames, warmup)):
             t0 = time.perf_counter()
-            det.detect(frame)
+            det.detect(frame, tile=tile)
             if i >= warmup:
                 ms.append(1000 * (time.perf_counter() - t0))
     return latency_summary(ms)
@@ -74,16 +76,15 @@ def time_default_detectors(frames: FrameSet, warmup: int) -> list[dict]:
         ("video, default", cfg.detector, False),
         ("stills, default", still_detector_name(cfg.detector, cfg.still_detector), True),
     ]
-    rows = []
-    for label, name, tile in cases:
-        ms = []
-        with open_detector(name, cfg.min_score) as det:
-            for i, frame in enumerate(_cycle(frames.frames, warmup)):
-                t0 = time.perf_counter()
-                det.detect(frame, tile=tile)
-                if i >= warmup:
-                    ms.append(1000 * (time.perf_counter() - t0))
-        rows.append({"case": label, "detector": name, "tiles": tile, **latency_summary(ms)})
+    rows = [
+        {
+            "case": label,
+            "detector": name,
+            "tiles": tile,
+            **time_detector(frames, name, warmup, tile, cfg.min_score),
+        }
+        for label, name, tile in cases
+    ]
     before = rows[0]["mean_ms"]
     for r in rows:
         r["over_before"] = round(r["mean_ms"] / before, 3)

@@ -69,26 +69,25 @@ class Softmax:
         }
 
 
-class Regression:
-    """One value per face in ``unit`` (the card's single label names the quantity), shown
-    with ``format`` (``{value}`` and ``{unit}``; default ``{value:.0f} {unit}``)."""
+class _Valued:
+    """What every kind whose answer is a number shares: its unit and how it is shown, no
+    confidence, and agreement as differences of the estimates. A subclass gives
+    ``estimates`` (a batch of outputs -> one value each)."""
 
-    name: ClassVar[str] = "regression"
     is_value: ClassVar[bool] = True
-    min_labels: ClassVar[int] = 1
-    max_labels: ClassVar[int | None] = 1
+    spec: dict[str, Any]
 
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
+    def _read_value_spec(self, spec: dict[str, Any], per_track: str) -> None:
         self.unit = str(spec.get("unit", ""))
         self.format = str(spec.get("format", "{value:.0f} {unit}"))
-        self.per_track = str(spec.get("per_track", "ema"))  # see Softmax.per_track
+        self.per_track = str(spec.get("per_track", per_track))  # see Softmax.per_track
 
-    def clean(self, out: np.ndarray) -> np.ndarray:
-        return np.asarray(out, np.float32).reshape(len(out), -1)[:, :1]
+    def estimates(self, out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def estimate(self, labels: list[str], values: np.ndarray) -> float:
-        return float(values[0])
+        """One face's value (its outputs, smoothed or raw)."""
+        return float(self.estimates(np.asarray(values).reshape(1, -1))[0])
 
     def shown(self, value: float) -> str:
         """How a value reads on the overlay and in the summary, e.g. ``~31 y``."""
@@ -97,8 +96,38 @@ class Regression:
     def label(self, labels: list[str], values: np.ndarray) -> str:
         return self.shown(self.estimate(labels, values))
 
+    def text(self, labels: list[str], values: np.ndarray) -> str:
+        return self.label(labels, values)
+
     def confidence(self, values: np.ndarray) -> float | None:
         return None
+
+    def agreement(self, reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
+        """Compared as values: an export's estimates against its source's."""
+        if not len(reference):
+            return {"mean_abs_diff": 0.0, "max_abs_diff": 0.0}
+        diff = np.abs(self.estimates(reference) - self.estimates(other))
+        return {"mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max())}
+
+
+class Regression(_Valued):
+    """One value per face in ``unit`` (the card's single label names the quantity), shown
+    with ``format`` (``{value}`` and ``{unit}``; default ``{value:.0f} {unit}``)."""
+
+    name: ClassVar[str] = "regression"
+    min_labels: ClassVar[int] = 1
+    max_labels: ClassVar[int | None] = 1
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self._read_value_spec(spec, "ema")
+
+    def clean(self, out: np.ndarray) -> np.ndarray:
+        return np.asarray(out, np.float32).reshape(len(out), -1)[:, :1]
+
+    def estimates(self, out: np.ndarray) -> np.ndarray:
+        """The value per face of a batch of outputs."""
+        return np.asarray(out, np.float64)[:, 0]
 
     def record(self, labels: list[str], values: np.ndarray, raw: np.ndarray | None) -> dict[str, Any]:
         return {
@@ -110,90 +139,50 @@ class Regression:
             "raw": None if raw is None else round(float(raw[0]), 3),
         }
 
-    def text(self, labels: list[str], values: np.ndarray) -> str:
-        return self.label(labels, values)
 
-    def estimates(self, out: np.ndarray) -> np.ndarray:
-        """The value per face of a batch of outputs."""
-        return np.asarray(out, np.float64)[:, 0]
-
-    def agreement(self, reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
-        diff = np.abs(self.estimates(reference) - self.estimates(other)) if len(reference) else np.zeros(1)
-        return {"mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max())}
-
-
-class Expectation(Softmax):
-    """Probabilities over ordered values (the card's labels are the numbers, e.g. one bin per
-    year of age); the estimate is their expected value, in ``unit``, shown with ``format``
-    and named by its band (``bands``: [upper bound, name] pairs in order, then ``last_band``).
-    Smoothing a track's distributions smooths its expected value with them."""
+class Expectation(_Valued, Softmax):
+    """Probabilities over ordered values (the card's labels are the numbers 0, 1, ... n-1,
+    e.g. one bin per year of age); the estimate is their expected value, in ``unit``, shown
+    with ``format`` and named by its band (``bands``: [upper bound, name] pairs in order,
+    then ``last_band``). Smoothing a track's distributions smooths its expected value with
+    them. Cleaned (renormalised) as a softmax."""
 
     name: ClassVar[str] = "expectation"
-    is_value: ClassVar[bool] = True
 
     def __init__(self, spec: dict[str, Any]) -> None:
-        super().__init__(spec)
-        self.unit = str(spec.get("unit", ""))
-        self.format = str(spec.get("format", "{value:.0f} {unit}"))
-        self.bands = [(float(upper), str(name)) for upper, name in spec.get("bands", [])]
-        self.last_band = str(spec.get("last_band", ""))
+        Softmax.__init__(self, spec)
         # A person's age is the same on every frame of a track: average them all (a frame's
         # estimate swings by years with pose and expression), unless the card says "ema".
-        self.per_track = str(spec.get("per_track", "mean"))
+        self._read_value_spec(spec, "mean")
+        self.bands = [(float(upper), str(name)) for upper, name in spec.get("bands", [])]
+        self.last_band = str(spec.get("last_band", ""))
 
-    def values(self, labels: list[str]) -> np.ndarray:
-        return np.array([float(x) for x in labels], np.float32)
+    def estimates(self, out: np.ndarray) -> np.ndarray:
+        """The expected value per face of a batch of distributions (renormalised: int8
+        outputs need not sum to 1)."""
+        p = np.asarray(out, np.float64)
+        return p @ np.arange(p.shape[1]) / np.maximum(p.sum(1), 1e-12)
 
     def value(self, labels: list[str], probs: np.ndarray) -> float:
-        p = np.asarray(probs, np.float32).reshape(-1)
-        return float(p @ self.values(labels) / max(float(p.sum()), 1e-12))
+        return self.estimate(labels, probs)
 
     def band(self, value: float) -> str:
         """The band an estimate falls in (rounded to whole units first, as it is shown)."""
         shown = round(value)
         return next((name for upper, name in self.bands if shown <= upper), self.last_band)
 
-    def estimate(self, labels: list[str], values: np.ndarray) -> float:
-        return self.value(labels, values)
-
-    def shown(self, value: float) -> str:
-        """How a value reads on the overlay and in the summary, e.g. ``~31 y``."""
-        return self.format.format(value=value, unit=self.unit).strip()
-
-    def label(self, labels: list[str], values: np.ndarray) -> str:
-        return self.shown(self.value(labels, values))
-
-    def confidence(self, values: np.ndarray) -> float | None:
-        return None
-
     def record(self, labels: list[str], values: np.ndarray, raw: np.ndarray | None) -> dict[str, Any]:
         """Value and band; the 101 bin probabilities stay out of every line of JSON."""
-        v = self.value(labels, values)
+        v = self.estimate(labels, values)
         return {
-            "label": self.label(labels, values),
+            "label": self.shown(v),
             "value": round(v, 2),
             "unit": self.unit,
             "band": self.band(v),
             "confidence": None,
             "probs": None,
-            "raw": None if raw is None else round(self.value(labels, raw), 2),
+            "raw": None if raw is None else round(self.estimate(labels, raw), 2),
         }
-
-    def text(self, labels: list[str], values: np.ndarray) -> str:
-        return self.label(labels, values)
-
-    def estimates(self, out: np.ndarray) -> np.ndarray:
-        """The expected value per face of a batch of distributions (the bins are the values
-        0, 1, ... n-1, as the age task's labels are)."""
-        p = np.asarray(out, np.float64)
-        return p @ np.arange(p.shape[1]) / np.maximum(p.sum(1), 1e-12)
-
-    def agreement(self, reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
-        """Compared as values: an export's expected values against its source's."""
-        if not len(reference):
-            return {"mean_abs_diff": 0.0, "max_abs_diff": 0.0}
-        diff = np.abs(self.estimates(reference) - self.estimates(other))
-        return {"mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max())}
 
 
 OutputKind = Softmax | Regression | Expectation
