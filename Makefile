@@ -21,7 +21,8 @@ SHIPPED_MODELS ?= $(shell $(PYTHON) -m runtime.model_folder shipped)
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed train-nano \
         reframe train-wild train-wild-emotion train-wild-gender train-wild-nano \
         train-age train-age-accurate train-age-nano \
-        export run-edge bench emulate-aarch64 check-aarch64 lint setup-lint dist setup-dist test test-quick test-train test-runtime clean
+        export run-edge serve setup-serve setup-serve-test bench-serve bench emulate-aarch64 check-aarch64 \
+        lint setup-lint dist setup-dist test test-quick test-train test-runtime clean
 
 help:
 	@echo "make run-edge   realtime emotion + gender on the camera (demo source without one)"
@@ -29,6 +30,7 @@ help:
 	@echo "make test-quick the tests not marked slow (about a minute), for use while working"
 	@echo "make train      train the shipped models on $(DATA) (resumes after an interruption)"
 	@echo "make export     ONNX / TFLite exports of trained_models/"
+	@echo "make serve      the live view in a browser (http://127.0.0.1:8000/) and the HTTP API"
 	@echo "make bench      speed and accuracy benchmarks"
 	@echo "make lint       ruff (lint + format check) on everything, mypy on the runtime"
 	@echo "make dist       the edge-face wheel: the runtime with its models, for pip install"
@@ -221,6 +223,22 @@ $(RUNTIME_VENV)/.%-done: $(RUNTIME_VENV)/.done requirements/%.txt
 	$(RUNTIME_PY) -m pip install $(PIP_FLAGS) -r requirements/$*.txt
 	touch $@
 
+# The server (issue P): its pinned set added to the runtime environment; the page at
+# http://127.0.0.1:8000/ shows the demo (SOURCE=0 for the camera). Extra flags in ARGS.
+setup-serve: $(RUNTIME_VENV)/.serve-done
+
+serve: setup-runtime setup-serve
+	$(RUNTIME_PY) -m runtime serve --source $(or $(SOURCE),demo) $(ARGS)
+
+# The load benchmark of the server: benchmarks/results/serve.{json,md}.
+bench-serve: setup-runtime setup-serve
+	$(RUNTIME_PY) -m benchmarks.serve $(ARGS)
+
+# What the server's tests need beside it: Playwright and Debian's Chromium (the browser test
+# skips, saying why, where Chromium cannot be installed).
+setup-serve-test: setup-serve $(RUNTIME_VENV)/.serve-test-done
+	-bash scripts/browser.sh
+
 # Speed and accuracy; the reference demo's pipeline runs in the training environment when
 # its models are in ../shared/anchors. Results: benchmarks/results/bench.{json,md,png}.
 setup-bench: $(RUNTIME_VENV)/.bench-done
@@ -257,7 +275,7 @@ lint: setup-lint
 # environment runs the training and export tests.
 test: test-runtime test-train
 
-test-runtime: setup-runtime setup-bench setup-dist
+test-runtime: setup-runtime setup-bench setup-dist setup-serve-test
 	@echo "== tests/lean in $(RUNTIME_VENV)"
 	$(RUNTIME_PY) -m pytest tests/lean -q
 
@@ -267,7 +285,7 @@ test-train: setup-train
 
 # While working: the same set-up, then both halves without the tests marked slow (subprocess
 # runs of the CLI, valgrind, the wheel, training and export; pyproject.toml registers the marker).
-test-quick: setup-runtime setup-bench setup-dist setup-train
+test-quick: setup-runtime setup-bench setup-dist setup-serve-test setup-train
 	@echo "== tests/lean in $(RUNTIME_VENV), not marked slow"
 	$(RUNTIME_PY) -m pytest tests/lean -q -m "not slow"
 	@echo "== tests/train in $(TRAIN_VENV), not marked slow"

@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     # Before anything imports OpenCV or MediaPipe (the parser lists the detectors):
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # probing logs; our one-line errors say it better
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # the applications above the API, each with its own flags
+        from .server.cli import main as serve
+
+        return serve(argv[1:], _prog())
     a = parse_args(argv)
     if a.version or a.list_models:
         try:

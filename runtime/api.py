@@ -143,10 +143,14 @@ class Analyzer:
 
     def analyze(self, image: ImageLike) -> list[Face]:
         """Every face of one picture (a BGR array, a path or a PIL image), with no history."""
+        return faces_of(self.analyze_frame(image))
+
+    def analyze_frame(self, image: ImageLike) -> FrameResult:
+        """``analyze``'s whole result, as the overlay and the JSON lines take it."""
         file = str(image) if isinstance(image, str | Path) else None
         result = self.process(as_bgr(image), self._stills, 0.0, still=True, file=file)
         self._stills += 1
-        return faces_of(result)
+        return result
 
     def stream(
         self, source: str | Path, max_frames: int | None = None

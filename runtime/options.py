@@ -227,10 +227,15 @@ def profiles() -> dict[str, dict[str, Any]]:
     return {"laptop": {}, "pi": pi}
 
 
-def add_options(parser: argparse.ArgumentParser, tasks: tuple[str, ...]) -> None:
-    """Every RuntimeConfig field with a flag, and ``--<task>-model`` for each task in ``tasks``."""
+def add_options(
+    parser: argparse.ArgumentParser, tasks: tuple[str, ...], exclude: frozenset[str] = frozenset()
+) -> None:
+    """Every RuntimeConfig field with a flag (but those named in ``exclude``, which an
+    application sets itself), and ``--<task>-model`` for each task in ``tasks``."""
     for f in fields(RuntimeConfig):
         m = f.metadata
+        if f.name in exclude:
+            continue
         if m["off"] or m["on"]:
             parser.add_argument(
                 m["off"] or m["on"],

@@ -8,6 +8,7 @@ the API. Its tasks are the models it is given and its detector the one the setti
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -60,7 +61,12 @@ class StageTimes:
     stages: dict[str, StageWindow] = field(default_factory=dict)
     tasks: tuple[str, ...] = ()  # task stages, listed between preprocess and track
 
+    # Called with (stage, seconds) on every sample: the server feeds its latency histograms.
+    observer: Callable[[str, float], None] | None = None
+
     def add(self, stage: str, seconds: float) -> None:
+        if self.observer is not None:
+            self.observer(stage, seconds)
         window = self.stages.get(stage)
         if window is None:
             window = self.stages[stage] = StageWindow()

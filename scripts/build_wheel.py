@@ -33,10 +33,18 @@ PACKAGE = "edge_face"
 WHEEL_EXPORTS = ("model.int8.onnx", "model.fp32.onnx", "model.int8.tflite", "model.fp32.tflite")
 
 
-def runtime_requirements() -> list[str]:
-    """The pins of requirements/runtime.txt, exactly (comments and blank lines dropped)."""
-    lines = (ROOT / "requirements" / "runtime.txt").read_text().splitlines()
+def requirements(name: str = "runtime") -> list[str]:
+    """The pins of requirements/<name>.txt, exactly (comments and blank lines dropped)."""
+    lines = (ROOT / "requirements" / f"{name}.txt").read_text().splitlines()
     return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+def runtime_requirements() -> list[str]:
+    return requirements("runtime")
+
+
+# The wheel's optional extras, each exactly its requirements file: `pip install edge-face[serve]`.
+EXTRAS = {"serve": "serve"}
 
 
 def asset_files(assets: Path) -> list[Path]:
@@ -75,8 +83,10 @@ def stage(tmp: Path) -> Path:
                 if not path.is_file():
                     raise SystemExit(f"error: {path} is missing; run 'make export' first")
                 shutil.copy2(path, models / folder.name / path.name)
-    requirements = runtime_requirements()
-    deps = ", ".join(f'"{r}"' for r in requirements)
+    deps = ", ".join(f'"{r}"' for r in runtime_requirements())
+    extras = "\n".join(
+        f"{extra} = [{', '.join(repr(r) for r in requirements(name))}]" for extra, name in EXTRAS.items()
+    )
     (src / "pyproject.toml").write_text(
         f"""[build-system]
 requires = ["setuptools>=70"]
@@ -90,15 +100,19 @@ requires-python = "{project["requires-python"]}"
 license = {{ text = "MIT" }}
 dependencies = [{deps}]
 
+[project.optional-dependencies]
+{extras}
+
 [project.scripts]
 edge-face = "{PACKAGE}.__main__:main"
 
 [tool.setuptools]
-packages = ["{PACKAGE}"]
+packages = ["{PACKAGE}", "{PACKAGE}.server"]
 include-package-data = false
 
 [tool.setuptools.package-data]
 {PACKAGE} = ["assets/*", "{model_folder.PACKAGED_MODELS}/*.json", "{model_folder.PACKAGED_MODELS}/*/*"]
+"{PACKAGE}.server" = ["static/*"]
 """
     )
     return src

@@ -1,4 +1,5 @@
-"""Resolve the aarch64 runtime set for Raspberry Pi OS (64-bit) on Python 3.11 and 3.13.
+"""Resolve the aarch64 runtime set, and the runtime with the server's set (`edge-face[serve]`),
+for Raspberry Pi OS (64-bit) on Python 3.11 and 3.13.
 
 pip does not fall back to older glibc tags when --platform is given, so every manylinux tag
 from manylinux2014 (glibc 2.17) up to glibc 2.36 (Bookworm, Raspberry Pi OS 12) is listed.
@@ -23,7 +24,15 @@ def platform_tags() -> list[str]:
     return [arg for tag in tags for arg in ("--platform", tag)]
 
 
-def resolve(python: str, requirements: Path, dest: Path) -> subprocess.CompletedProcess:
+# Each set a Pi installs: the lean runtime, and the runtime with the server (resolved together,
+# so that the two agree on every shared package).
+SETS = {
+    "runtime": ("runtime-aarch64.txt",),
+    "runtime + serve": ("runtime-aarch64.txt", "serve.txt"),
+}
+
+
+def resolve(python: str, requirements: list[Path], dest: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             sys.executable,
@@ -40,8 +49,7 @@ def resolve(python: str, requirements: Path, dest: Path) -> subprocess.Completed
             "cp",
             "--dest",
             str(dest),
-            "-r",
-            str(requirements),
+            *[arg for r in requirements for arg in ("-r", str(r))],
         ],
         capture_output=True,
         text=True,
@@ -49,23 +57,25 @@ def resolve(python: str, requirements: Path, dest: Path) -> subprocess.Completed
 
 
 def main() -> int:
-    requirements = ROOT / "requirements" / "runtime-aarch64.txt"
     failed = []
-    for python in PYTHONS:
-        with tempfile.TemporaryDirectory(prefix=f"aarch64-{python}-") as tmp:
-            r = resolve(python, requirements, Path(tmp))
-            wheels = sorted(p.name for p in Path(tmp).glob("*.whl"))
-            if r.returncode != 0:
-                last = (r.stderr.strip().splitlines() or ["no output"])[-1]
-                failed.append(f"Python {python}: {last}")
-                print(f"Python {python}: FAILED: {last}")
-                continue
-            bad = [w for w in wheels if "aarch64" not in w and not w.endswith("-none-any.whl")]
-            if bad:
-                failed.append(f"Python {python}: non-aarch64 wheels {bad}")
-            print(f"Python {python}: {len(wheels)} wheels resolve for aarch64:")
-            for w in wheels:
-                print(f"  {w}")
+    for name, files in SETS.items():
+        requirements = [ROOT / "requirements" / f for f in files]
+        for python in PYTHONS:
+            with tempfile.TemporaryDirectory(prefix=f"aarch64-{python}-") as tmp:
+                r = resolve(python, requirements, Path(tmp))
+                wheels = sorted(p.name for p in Path(tmp).glob("*.whl"))
+                where = f"{name}, Python {python}"
+                if r.returncode != 0:
+                    last = (r.stderr.strip().splitlines() or ["no output"])[-1]
+                    failed.append(f"{where}: {last}")
+                    print(f"{where}: FAILED: {last}")
+                    continue
+                bad = [w for w in wheels if "aarch64" not in w and not w.endswith("-none-any.whl")]
+                if bad:
+                    failed.append(f"{where}: non-aarch64 wheels {bad}")
+                print(f"{where}: {len(wheels)} wheels resolve for aarch64:")
+                for w in wheels:
+                    print(f"  {w}")
     if failed:
         print("error: " + "; ".join(failed), file=sys.stderr)
         return 1

@@ -87,8 +87,9 @@ def runtime_import_graph() -> dict[str, set[str]]:
         deps = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = "runtime" if node.level == 1 else None
+                if node.level:  # relative to the module's package (runtime, runtime.server, ...)
+                    package = info.name.split(".")[: -1 if not info.ispkg else None]
+                    base = ".".join(package[: len(package) - node.level + 1])
                     mod = f"{base}.{node.module}" if node.module else base
                 else:
                     mod = node.module or ""
@@ -128,6 +129,10 @@ def test_the_runtime_has_no_import_cycle_and_the_engine_knows_no_front_end():
         return seen
 
     front_ends = {"runtime.api", "runtime.app", "runtime.__main__"}  # runtime.cli: parser helpers
+    front_ends |= {m for m in graph if m.startswith("runtime.server")}
     for engine in ("runtime.pipeline", "runtime.detector", "runtime.classifier", "runtime.tracker"):
         assert not reach(engine) & front_ends, f"{engine} reaches {sorted(reach(engine) & front_ends)}"
     assert "runtime.api" in reach("runtime.app") and "runtime.app" not in reach("runtime.api")
+    # The server is an application on the API, a peer of the CLI's loop: neither uses the other.
+    assert "runtime.api" in reach("runtime.server.app") and "runtime.app" not in reach("runtime.server.app")
+    assert not {m for m in reach("runtime.app") if m.startswith("runtime.server")}

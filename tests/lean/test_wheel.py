@@ -87,13 +87,16 @@ def test_the_wheel_holds_the_runtime_and_its_models_and_nothing_else(installed):
     assert "edge_face/assets/blazeface_short_range.tflite" in names
     assert not [n for n in names if n.endswith((".keras", ".h5", ".npz"))]
     metadata = zipfile.ZipFile(installed["wheel"]).read(next(n for n in names if n.endswith("METADATA")))
-    requires = set(re.findall(r"^Requires-Dist: (\S+)", metadata.decode(), re.M))
-    pins = {
-        line.split("#")[0].strip()
-        for line in (ROOT / "requirements" / "runtime.txt").read_text().splitlines()
-        if line.split("#")[0].strip()
-    }
-    assert requires == pins
+    requires = re.findall(r"^Requires-Dist: ([^;\s]+)(?:; extra == \"(\w+)\")?", metadata.decode(), re.M)
+
+    def pins(name: str) -> set[str]:
+        lines = (ROOT / "requirements" / f"{name}.txt").read_text().splitlines()
+        return {line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()}
+
+    # The default install is the lean runtime exactly; the server's set only with [serve].
+    assert {r for r, extra in requires if not extra} == pins("runtime")
+    assert {r for r, extra in requires if extra == "serve"} == pins("serve")
+    assert {"edge_face/server/app.py", "edge_face/server/static/index.html"} <= set(names)
     assert not [p.name for p in installed["site"].iterdir() if p.name in SITE_NAMES]
 
 
@@ -229,3 +232,45 @@ def test_the_wheel_is_the_same_code_as_the_checkout():
     assert "api.py" in files and "model_folder.py" in files
     for p in (ROOT / "runtime").glob("*.py"):
         assert not re.search(r"^\s*(from|import) runtime\b", p.read_text(), re.M), p.name
+
+
+@pytest.mark.slow
+def test_the_installed_server_serves_its_page_and_the_api(installed):
+    """``edge-face serve`` from the wheel: the server package and its page are packaged."""
+    import http.client
+    import time
+
+    from benchmarks.serve import free_port, photo
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(installed["bin"] / "edge-face"), "serve", "--source", "clip.mp4", "--port", str(port)],
+        cwd=installed["work"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+    def get(method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request(method, path, body=body)
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    try:
+        for _ in range(300):
+            try:
+                if get("GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        status, page = get("GET", "/")
+        assert status == 200 and b"EventSource" in page
+        status, body = get("POST", "/analyze", photo())
+        assert status == 200 and json.loads(body)["faces"][0]["emotion"]["label"]
+    finally:
+        proc.send_signal(2)
+        out = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 0, out
