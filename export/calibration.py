@@ -61,7 +61,7 @@ def calibration_set(card: ModelCard, size: int = 512, seed: int = 0, fmt: str = 
     rng = np.random.default_rng(seed)
     parts = ds.meta.get(PART)
     groups = [train_idx] if parts is None else [train_idx[parts[train_idx] == k] for k in np.unique(parts)]
-    even = _allocate(size, dict.fromkeys(range(len(groups)), 1))
+    even = [size // len(groups) + (k < size % len(groups)) for k in range(len(groups))]
     idx = np.sort(
         np.concatenate([_draw(rng, g, ds.labels, min(even[k], len(g))) for k, g in enumerate(groups)])
     )
