@@ -21,7 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     and the CLI's own flags."""
     from .model_folder import tasks
 
-    p = OneLineParser(prog=_prog(), description=__doc__)
+    p = OneLineParser(
+        prog=_prog(),
+        description=__doc__,
+        epilog=f"other commands: `{_prog()} serve` (the live view in a browser and an HTTP API; "
+        f"`{_prog()} serve --help`)",
+    )
     p.add_argument(
         "--version", action="store_true", help="print the version and the shipped models, and exit"
     )

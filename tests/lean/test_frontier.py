@@ -30,10 +30,7 @@ def test_every_trained_model_is_a_row_with_its_tier_and_cost(tmp_path, capsys):
 def test_data_splits_are_scored_with_each_models_int8_file(tmp_path, capsys):
     """A --data split of a task's table is scored for that task's models only, with their
     int8 ONNX files, and shown in its column."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import write_blob_npz
+    from tests.conftest import write_blob_npz  # the shared generators (tests/conftest.py)
 
     split = write_blob_npz(tmp_path / "gender_aaf_val.npz", 40, seed=9)
     out = tmp_path / "rows.json"
