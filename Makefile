@@ -21,7 +21,8 @@ SHIPPED_MODELS ?= $(shell $(PYTHON) -m runtime.model_folder shipped)
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed train-nano \
         reframe train-wild train-wild-emotion train-wild-gender train-wild-nano \
         train-age train-age-accurate train-age-nano \
-        export run-edge serve setup-serve setup-serve-test bench-serve bench emulate-aarch64 check-aarch64 \
+        export run-edge serve setup-serve setup-serve-test bench-serve batch setup-scale bench-batch \
+        bench emulate-aarch64 check-aarch64 \
         lint setup-lint dist setup-dist test test-quick test-train test-runtime clean
 
 help:
@@ -31,6 +32,7 @@ help:
 	@echo "make train      train the shipped models on $(DATA) (resumes after an interruption)"
 	@echo "make export     ONNX / TFLite exports of trained_models/"
 	@echo "make serve      the live view in a browser (http://127.0.0.1:8000/) and the HTTP API"
+	@echo "make batch      many videos and photos (SOURCES=..., OUTPUT=DIR): per-file JSON lines, two tables"
 	@echo "make bench      speed and accuracy benchmarks"
 	@echo "make lint       ruff (lint + format check) on everything, mypy on the runtime"
 	@echo "make dist       the edge-face wheel: the runtime with its models, for pip install"
@@ -234,6 +236,19 @@ serve: setup-runtime setup-serve
 bench-serve: setup-runtime setup-serve
 	$(RUNTIME_PY) -m benchmarks.serve $(ARGS)
 
+# The batch runner (issue Q): its pinned set (Ray, pyarrow, tqdm) added to the runtime
+# environment. make batch SOURCES="videos/ photos/*.jpg" OUTPUT=results/ [ARGS="--ray auto"]
+setup-scale: $(RUNTIME_VENV)/.scale-done
+
+SOURCES ?= $(SHARED)/media
+OUTPUT ?= batch-results
+batch: setup-runtime setup-scale
+	$(RUNTIME_PY) -m runtime batch $(SOURCES) --output $(OUTPUT) $(ARGS)
+
+# Throughput of the batch runner, local pool against Ray: benchmarks/results/batch.{json,md}.
+bench-batch: setup-runtime setup-scale
+	$(RUNTIME_PY) -m benchmarks.batch $(ARGS)
+
 # What the server's tests need beside it: Playwright and Debian's Chromium (the browser test
 # skips, saying why, where Chromium cannot be installed).
 setup-serve-test: setup-serve $(RUNTIME_VENV)/.serve-test-done
@@ -275,7 +290,7 @@ lint: setup-lint
 # environment runs the training and export tests.
 test: test-runtime test-train
 
-test-runtime: setup-runtime setup-bench setup-dist setup-serve-test
+test-runtime: setup-runtime setup-bench setup-dist setup-serve-test setup-scale
 	@echo "== tests/lean in $(RUNTIME_VENV)"
 	$(RUNTIME_PY) -m pytest tests/lean -q
 
@@ -285,7 +300,7 @@ test-train: setup-train
 
 # While working: the same set-up, then both halves without the tests marked slow (subprocess
 # runs of the CLI, valgrind, the wheel, training and export; pyproject.toml registers the marker).
-test-quick: setup-runtime setup-bench setup-dist setup-serve-test setup-train
+test-quick: setup-runtime setup-bench setup-dist setup-serve-test setup-scale setup-train
 	@echo "== tests/lean in $(RUNTIME_VENV), not marked slow"
 	$(RUNTIME_PY) -m pytest tests/lean -q -m "not slow"
 	@echo "== tests/train in $(TRAIN_VENV), not marked slow"

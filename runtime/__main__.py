@@ -24,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog=_prog(),
         description=__doc__,
-        epilog=f"other commands: `{_prog()} serve` (the live view in a browser and an HTTP API; "
-        f"`{_prog()} serve --help`)",
+        epilog=f"other commands: `{_prog()} serve` (the live view in a browser and an HTTP API) and "
+        f"`{_prog()} batch` (many files, on a process pool or Ray); each has its --help",
     )
     p.add_argument(
         "--version", action="store_true", help="print the version and the shipped models, and exit"
@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         from .server.cli import main as serve
 
         return serve(argv[1:], _prog())
+    if argv[:1] == ["batch"]:
+        from .batch.cli import main as batch
+
+        return batch(argv[1:], _prog())
     a = parse_args(argv)
     if a.version or a.list_models:
         try:

@@ -35,6 +35,7 @@ class Summary:
     stopped: str = ""  # why the run ended early: interrupted or terminated
     note: str = ""  # what the source reported on ending (truncated file, lost camera)
     seen: SeenLog = field(default_factory=SeenLog)  # per track: time on screen, labels
+    source_fps: float | None = None  # the source's nominal frame rate, where it has one
 
     @property
     def fps(self) -> float:
@@ -92,9 +93,12 @@ class StopSignals:
             signal.signal(s, previous)
 
 
-def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
+def run(cfg: RuntimeConfig, log: Callable[[str], None] = print, analyzer: Analyzer | None = None) -> Summary:
     """Run the pipeline over the source until it ends, max_frames, q/Esc in the window, Ctrl-C
-    or SIGTERM; every output is closed on the way out and the summary still comes back."""
+    or SIGTERM; every output is closed on the way out and the summary still comes back.
+
+    ``analyzer``: one already open (the batch runner's, which opens its models once for many
+    files), started afresh for this source and left open; by default one is opened and closed."""
     with ExitStack() as stack:
         source: Source = stack.enter_context(open_source(cfg.source, cfg.fallback_to_demo))
         if cfg.source is None and source.name.startswith("demo"):
@@ -102,9 +106,13 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
                 "no camera could be opened: playing the built-in demo clip instead "
                 "(pass --source to choose a camera, file, folder or stream)"
             )
-        analyzer = Analyzer(cfg, live=source.live, fps=source.fps)  # the CLI runs on the API
-        stack.callback(analyzer.close)
+        if analyzer is None:
+            analyzer = Analyzer(cfg, live=source.live, fps=source.fps)  # the CLI runs on the API
+            stack.callback(analyzer.close)
+        else:
+            analyzer.pipeline.start_video(source.live, source.fps)
         pipe = analyzer.pipeline
+        seen_before = pipe.faces_seen
         outputs = Outputs.open(stack, source, cfg.json, cfg.output, cfg.show, cfg.per_image, cfg.tasks)
         frames = faces = 0
         fps = 0.0
@@ -153,10 +161,11 @@ def run(cfg: RuntimeConfig, log: Callable[[str], None] = print) -> Summary:
             source.name,
             frames,
             faces,
-            pipe.faces_seen,
+            pipe.faces_seen - seen_before,
             seconds,
             pipe.times.summary(),
             stopped=stopped,
             note=source.note,
             seen=outputs.seen,
+            source_fps=source.fps,
         )

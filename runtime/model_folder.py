@@ -151,6 +151,20 @@ def shipped_models(tier: str = "accurate") -> dict[str, Path]:
     return {task: models_dir() / name for task, name in index[tier].items()}
 
 
+def task_files(
+    tasks: tuple[str, ...] | list[str],
+    tier: str = "accurate",
+    models: dict[str, Path] | None = None,
+    backend: str = "onnx",
+    precision: str = "int8",
+) -> dict[str, Path]:
+    """The exported file each task of a run loads: the shipped model of ``tier``, unless
+    ``models`` names another folder or file for that task (a task with neither is left out)."""
+    models = models or {}
+    folders = {**(shipped_models(tier) if set(tasks) - set(models) else {}), **models}
+    return {task: export_path(folders[task], backend, precision) for task in tasks if task in folders}
+
+
 def shipped_folders() -> list[Path]:
     """Every shipped model folder once: tier by tier, task by task."""
     found = (models_dir() / name for tasks in shipped_index().values() for name in tasks.values())

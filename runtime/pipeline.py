@@ -19,7 +19,7 @@ from .classifier import FaceClassifier
 from .detection import Detection, Detector
 from .detector import detector_sources, open_detector, still_detector_name
 from .metrics import latency_summary
-from .model_folder import export_path, shipped_models
+from .model_folder import task_files
 from .motion import BoxFlow
 from .options import RuntimeConfig
 from .preprocess import applied_rolls
@@ -97,11 +97,10 @@ class Pipeline:
                 f"unknown task(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}"
             )
         self.cfg = cfg
-        folders = {**(shipped_models(cfg.tier) if set(cfg.tasks) - set(cfg.models) else {}), **cfg.models}
+        files = task_files(cfg.tasks, cfg.tier, cfg.models, cfg.backend, cfg.precision)
         self.classifiers: dict[str, FaceClassifier] = {}
         for task in cfg.tasks:
-            path = export_path(folders[task], cfg.backend, cfg.precision)
-            clf = FaceClassifier.open(path, cfg.threads, detectors=self.crop_sources(cfg))
+            clf = FaceClassifier.open(files[task], cfg.threads, detectors=self.crop_sources(cfg))
             if clf.task != task:
                 raise ValueError(f"the {task} model given is a {clf.task} model")
             self.classifiers[task] = clf

@@ -44,7 +44,7 @@ def runtime_requirements() -> list[str]:
 
 
 # The wheel's optional extras, each exactly its requirements file: `pip install edge-face[serve]`.
-EXTRAS = {"serve": "serve"}
+EXTRAS = {"serve": "serve", "scale": "scale"}
 
 
 def asset_files(assets: Path) -> list[Path]:
@@ -107,7 +107,7 @@ dependencies = [{deps}]
 edge-face = "{PACKAGE}.__main__:main"
 
 [tool.setuptools]
-packages = ["{PACKAGE}", "{PACKAGE}.server"]
+packages = ["{PACKAGE}", "{PACKAGE}.server", "{PACKAGE}.batch"]
 include-package-data = false
 
 [tool.setuptools.package-data]

@@ -1,5 +1,5 @@
-"""Resolve the aarch64 runtime set, and the runtime with the server's set (`edge-face[serve]`),
-for Raspberry Pi OS (64-bit) on Python 3.11 and 3.13.
+"""Resolve the aarch64 runtime set, alone and with each optional set (the server's, `[serve]`;
+the batch runner's, `[scale]`), for Raspberry Pi OS (64-bit) on Python 3.11 and 3.13.
 
 pip does not fall back to older glibc tags when --platform is given, so every manylinux tag
 from manylinux2014 (glibc 2.17) up to glibc 2.36 (Bookworm, Raspberry Pi OS 12) is listed.
@@ -29,6 +29,7 @@ def platform_tags() -> list[str]:
 SETS = {
     "runtime": ("runtime-aarch64.txt",),
     "runtime + serve": ("runtime-aarch64.txt", "serve.txt"),
+    "runtime + scale": ("runtime-aarch64.txt", "scale.txt"),
 }
 
 

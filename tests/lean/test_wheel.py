@@ -96,7 +96,10 @@ def test_the_wheel_holds_the_runtime_and_its_models_and_nothing_else(installed):
     # The default install is the lean runtime exactly; the server's set only with [serve].
     assert {r for r, extra in requires if not extra} == pins("runtime")
     assert {r for r, extra in requires if extra == "serve"} == pins("serve")
-    assert {"edge_face/server/app.py", "edge_face/server/static/index.html"} <= set(names)
+    assert {r for r, extra in requires if extra == "scale"} == pins("scale")
+    assert {"edge_face/server/app.py", "edge_face/server/static/index.html", "edge_face/batch/cli.py"} <= set(
+        names
+    )
     assert not [p.name for p in installed["site"].iterdir() if p.name in SITE_NAMES]
 
 
