@@ -221,16 +221,3 @@ def test_source_weights_weigh_each_source_and_must_name_every_one(tmp_path):
     with pytest.raises(ValueError, match="must be positive"):
         TrainConfig(task="emotion", data=[fer], output="o", source_weights=[0.0])
 
-
-def test_calibration_gives_each_training_source_an_equal_share(emotion_npz, tmp_path):
-    """A small source beside a large one still gets half of the calibration faces."""
-    small = write_fer_npz(tmp_path / "small_train.npz", np.arange(140) % 7)
-    data = [str(emotion_npz["train"]), str(small)]
-    ds, s = card_split(card_for(data))
-    calib = calibration_set(card_for(data, **{SPLIT_FINGERPRINT: s.fingerprint}), size=40)
-    assert len(calib.x) == 40 and "equal shares of the 2 sources" in calib.source["draw"]
-    from train.data import PART, to_arrays
-
-    small_x = to_arrays(ds, card_for(data).input, s.train[ds.meta[PART][s.train] == 1]).x
-    from_small = sum(any(np.array_equal(x, y) for y in small_x) for x in calib.x)
-    assert from_small == 20
