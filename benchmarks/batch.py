@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.cli import OneLineParser
 
     p = OneLineParser(prog="python -m benchmarks.batch", description=__doc__.split("\n\n")[0])
-    p.add_argument("--photos", type=int, default=40, help="small photos for the per-input overhead")
+    p.add_argument("--photos", type=int, default=200, help="small photos for the per-input overhead")
     p.add_argument("--output", type=Path, default=RESULTS / "batch", help="stem of the .json and .md written")
     a = p.parse_args(argv)
     r = benchmark(a.photos)
