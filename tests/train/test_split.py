@@ -220,4 +220,3 @@ def test_source_weights_weigh_each_source_and_must_name_every_one(tmp_path):
         source_weights(cfg, ds)
     with pytest.raises(ValueError, match="must be positive"):
         TrainConfig(task="emotion", data=[fer], output="o", source_weights=[0.0])
-
