@@ -139,7 +139,8 @@ def test_every_file_is_what_the_cli_writes_and_the_tables_agree(local_run, media
 
 
 def test_a_rerun_skips_what_is_done_and_redoes_a_changed_input(local_run, media, reference, tmp_path):
-    out, _ = local_run
+    out = tmp_path / "out"
+    shutil.copytree(local_run[0], out)  # its own copy: the other tests compare with local_run's
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.jsonl")}
     r = batch(str(media), "--output", str(out), "--workers", "2")
     assert f"0 analysed, {len(reference)} already done, 1 failed" in r.stderr  # the corrupt one is retried
