@@ -20,7 +20,7 @@ from pathlib import Path
 
 import cv2
 
-from benchmarks.serve import cpu_name
+from benchmarks.frontier import cpu_name
 from runtime.markdown import table
 
 ROOT = Path(__file__).resolve().parents[1]

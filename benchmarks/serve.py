@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.frontier import cpu_name
 from runtime.markdown import table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -310,18 +311,6 @@ def benchmark(seconds: float, clients: int, viewers: int, phase_s: float) -> dic
         "rss_mb": {"start": round(rss_start, 1), "end": round(rss_end, 1)},
         "healthy_after": after.status == 200,
     }
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def markdown(r: dict) -> str:

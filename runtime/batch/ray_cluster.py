@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..options import RuntimeConfig
 from .inputs import BatchInput
@@ -52,13 +53,13 @@ def run_ray(
     try:
         n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         remote = ray.remote(num_cpus=1, max_restarts=RESTARTS, max_task_retries=RESTARTS)(BatchActor)
-        idle = [remote.remote(cfg) for _ in range(min(n, len(items)))]
+        idle: list[Any] = [remote.remote(cfg) for _ in range(min(n, len(items)))]  # Ray actor handles
         todo = list(reversed(items))
         running: dict = {}  # ObjectRef -> (actor, item)
         while todo or running:
             while idle and todo:
                 actor, item = idle.pop(), todo.pop()
-                running[actor.run.remote(item, str(out_dir))] = (actor, item)  # type: ignore[attr-defined]
+                running[actor.run.remote(item, str(out_dir))] = (actor, item)
             (ref,), _ = ray.wait(list(running), num_returns=1)
             actor, item = running.pop(ref)
             try:
