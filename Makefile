@@ -22,7 +22,7 @@ SHIPPED_MODELS ?= $(shell $(PYTHON) -m runtime.model_folder shipped)
         reframe train-wild train-wild-emotion train-wild-gender train-wild-nano \
         train-age train-age-accurate train-age-nano \
         export run-edge serve setup-serve setup-serve-test bench-serve batch setup-scale bench-batch \
-        bench emulate-aarch64 check-aarch64 \
+        bench pi-estimate bench-pi emulate-aarch64 check-aarch64 \
         lint setup-lint dist setup-dist test test-quick test-train test-runtime clean
 
 help:
@@ -248,6 +248,15 @@ batch: setup-runtime setup-scale
 # Throughput of the batch runner, local pool against Ray: benchmarks/results/batch.{json,md}.
 bench-batch: setup-runtime setup-scale
 	$(RUNTIME_PY) -m benchmarks.batch $(ARGS)
+
+# Raspberry Pi figures (issue R): pi-estimate scales this machine's stage times by two
+# calibration models with published Pi timings (../shared/anchors/opencv_zoo); on a Pi,
+# bench-pi measures the same stages there (benchmarks/results/pi_measured_<board>.{json,md}).
+pi-estimate: setup-runtime
+	$(RUNTIME_PY) -m benchmarks.pi_estimate $(ARGS)
+
+bench-pi: setup-runtime
+	$(RUNTIME_PY) -m benchmarks.pi_estimate --measured $(ARGS)
 
 # What the server's tests need beside it: Playwright and Debian's Chromium (the browser test
 # skips, saying why, where Chromium cannot be installed).

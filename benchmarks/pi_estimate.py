@@ -49,7 +49,7 @@ PUBLISHED = {
     "i7": {"yunet_fp32": 0.69, "fer_fp32": 1.79, "fer_int8": 2.92},  # Intel i7-12700K
 }
 DEVICES = {
-    "Raspberry Pi 4 (Cortex-A72, 1.5-1.8 GHz)": {"board": "pi4", "clock": (1.0, 1.5 / 1.8)},
+    "Raspberry Pi 4 (Cortex-A72, 1.5-1.8 GHz)": {"board": "pi4", "clock": (1.5 / 1.8, 1.0)},
     "Raspberry Pi 5 (Cortex-A76, 2.4 GHz)": {"board": "a76", "clock": (2.25 / 2.4, 1.0)},
 }
 FACES = (1, 4)
