@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.backends import BackendError
     from runtime.card import CardError, atomic_write_bytes
     from runtime.detection import DetectorError
-    from runtime.pipeline import shipped_models
+    from runtime.model_folder import shipped_models
     from runtime.sources import SourceError
 
     n = 30 if a.quick else a.frames

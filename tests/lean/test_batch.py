@@ -194,7 +194,9 @@ def test_a_worker_killed_mid_file_still_gives_complete_identical_outputs(media, 
 
 def test_ctrl_c_keeps_finished_files_and_a_rerun_finishes_the_rest(media, reference, tmp_path):
     out = tmp_path / "out"
-    proc = start_batch(str(media), "--output", str(out), "--workers", "1")
+    # A long clip last in order, so that the interruption lands while work remains.
+    write_clip(tmp_path / "zz_long.mp4", 300)
+    proc = start_batch(str(media), str(tmp_path / "zz_long.mp4"), "--output", str(out), "--workers", "1")
 
     def finished() -> bool:  # the manifest holds a finished, readable input
         try:
@@ -215,10 +217,12 @@ def test_ctrl_c_keeps_finished_files_and_a_rerun_finishes_the_rest(media, refere
     for p in done_before:  # each finished file is whole: what the CLI writes
         item = next(k for k in reference if p.name == k.name + ".jsonl")
         assert p.read_text() == reference[item]
-    r = batch(str(media), "--output", str(out), "--workers", "1")
+    r = batch(str(media), str(tmp_path / "zz_long.mp4"), "--output", str(out), "--workers", "1")
     assert f"{len(done_before)} already done" in r.stderr, r.stderr
     assert all(p.stat().st_mtime_ns == t for p, t in done_before.items())  # nothing done is redone
     assert_same_outputs(out, reference)
+    long = pq.read_table(out / "inputs.parquet").to_pylist()[-1]
+    assert long["file"].endswith("zz_long.mp4") and long["status"] == "done" and long["frames"] == 300
 
 
 def free_port() -> int:
