@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..cli import OneLineParser
@@ -85,6 +88,24 @@ def main(argv: list[str], prog: str) -> int:
         return 2
 
 
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the batch at once, whatever the shell left them set to (a job
+    started in the background inherits SIGINT ignored): the driver then kills its workers,
+    keeps every finished file and rebuilds the tables."""
+    reasons = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(reasons[signal.Signals(signum)])
+
+    previous = {s: signal.signal(s, stop) for s in reasons}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 class Batch:
     def __init__(self, cfg, out_dir: Path, workers: int | None, ray: str | None, quiet: bool) -> None:
         self.cfg, self.out_dir, self.workers, self.ray, self.quiet = cfg, out_dir, workers, ray, quiet
@@ -114,19 +135,22 @@ class Batch:
         stopped = ""
         bar = tqdm(total=len(items), initial=skipped, unit="input", disable=self.quiet, file=sys.stderr)
         try:
-            for summary in self._results(todo):
-                if summary["status"] == "interrupted":
-                    raise KeyboardInterrupt
-                manifest.record(summary)
-                counts[summary["status"]] = counts.get(summary["status"], 0) + 1
-                frames += summary.get("frames") or 0
-                if summary["status"] == "error":
-                    error = summary["error"]
-                    bar.write(error if error.startswith(summary["file"]) else f"{summary['file']}: {error}")
-                bar.update()
-                bar.set_postfix(fps=f"{frames / max(time.perf_counter() - start, 1e-6):.1f}")
-        except KeyboardInterrupt:
-            stopped = "interrupted (Ctrl-C)"
+            with stop_on_signals():
+                for summary in self._results(todo):
+                    if summary["status"] == "interrupted":
+                        raise KeyboardInterrupt
+                    manifest.record(summary)
+                    counts[summary["status"]] = counts.get(summary["status"], 0) + 1
+                    frames += summary.get("frames") or 0
+                    if summary["status"] == "error":
+                        error = summary["error"]
+                        bar.write(
+                            error if error.startswith(summary["file"]) else f"{summary['file']}: {error}"
+                        )
+                    bar.update()
+                    bar.set_postfix(fps=f"{frames / max(time.perf_counter() - start, 1e-6):.1f}")
+        except KeyboardInterrupt as e:
+            stopped = str(e) or "interrupted (Ctrl-C)"
             from .local import stop_local_workers
 
             stop_local_workers()
@@ -145,7 +169,7 @@ class Batch:
             file=sys.stderr,
         )
         if stopped:
-            return 130
+            return 143 if "SIGTERM" in stopped else 130
         return 1 if counts["error"] else 0
 
     def _local_workers(self, n: int) -> int:
