@@ -252,8 +252,13 @@ bench-batch: setup-runtime setup-scale
 # Raspberry Pi figures (issue R): pi-estimate scales this machine's stage times by two
 # calibration models with published Pi timings (../shared/anchors/opencv_zoo); on a Pi,
 # bench-pi measures the same stages there (benchmarks/results/pi_measured_<board>.{json,md}).
-pi-estimate: setup-runtime
+pi-estimate: setup-runtime .venv-calib/.done
 	$(RUNTIME_PY) -m benchmarks.pi_estimate $(ARGS)
+
+.venv-calib/.done: requirements/pi-calibration.txt
+	$(PYTHON) -m venv .venv-calib
+	.venv-calib/bin/python -m pip install $(PIP_FLAGS) -r requirements/pi-calibration.txt
+	touch $@
 
 bench-pi: setup-runtime
 	$(RUNTIME_PY) -m benchmarks.pi_estimate --measured $(ARGS)

@@ -40,7 +40,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 ANCHORS = Path(os.environ.get("EDGE_FACE_SHARED", ROOT.parent / "shared")) / "anchors" / "opencv_zoo"
 YUNET = "face_detection_yunet_2023mar.onnx"
-FER = "facial_expression_recognition_mobilefacenet_2022july_int8.onnx"
 
 # Published means, ms (opencv/opencv_zoo @ 966be4c, benchmark/README.md; OpenCV DNN 4.10, CPU).
 PUBLISHED = {
@@ -56,19 +55,20 @@ FACES = (1, 4)
 THREADS = (1, 4)
 
 
-def time_anchor(name: str, shape: tuple[int, int], repeats: int = 100) -> float:
-    """A calibration model's mean ms here through OpenCV DNN (its project's engine), one thread."""
-    net = cv2.dnn.readNet(str(ANCHORS / name))
-    cv2.setNumThreads(1)
-    blob = np.random.default_rng(0).random((1, 3, shape[1], shape[0]), np.float32)
-    for _ in range(5):
-        net.setInput(blob)
-        net.forward()
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        net.setInput(blob)
-        net.forward()
-    return (time.perf_counter() - t0) / repeats * 1000
+def time_anchors(python: Path) -> dict:
+    """The calibration models' ms here, run by ``benchmarks/anchor_timing.py`` in the
+    calibration environment (OpenCV 4.10, as their timings were published)."""
+    import subprocess
+
+    r = subprocess.run(
+        [str(python), str(ROOT / "benchmarks" / "anchor_timing.py"), str(ANCHORS)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"timing the calibration models failed: {r.stderr.strip().splitlines()[-1:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def measure_stages(threads: tuple[int, ...], frames: int = 120) -> dict:
@@ -115,14 +115,14 @@ def overhead_ms() -> dict[str, float]:
 def ratios(here: dict[str, float]) -> dict[str, dict[str, tuple[float, float]]]:
     """Per board and precision, the (low, high) factor from this machine to the board."""
     out: dict = {}
-    i7_over_here = PUBLISHED["i7"]["yunet_fp32"] / here["yunet_fp32"]  # this machine against the i7
+    i7_over_here = PUBLISHED["i7"]["yunet_fp32"] / here["yunet_fp32"]  # the i7's time over ours
     for board in ("pi4", "a76"):
         p = PUBLISHED[board]
         fp32 = [
             p["yunet_fp32"] / here["yunet_fp32"],
-            p["fer_fp32"] / PUBLISHED["i7"]["fer_fp32"] / i7_over_here,
+            p["fer_fp32"] / PUBLISHED["i7"]["fer_fp32"] * i7_over_here,
         ]
-        int8 = [p["fer_int8"] / here["fer_int8"], p["fer_int8"] / PUBLISHED["i7"]["fer_int8"] / i7_over_here]
+        int8 = [p["fer_int8"] / here["fer_int8"], p["fer_int8"] / PUBLISHED["i7"]["fer_int8"] * i7_over_here]
         out[board] = {"fp32": (min(fp32), max(fp32)), "int8": (min(int8), max(int8))}
     return out
 
@@ -274,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--output", type=Path, default=None, help="stem of the .json and .md written")
     p.add_argument("--frames", type=int, default=120, help="frames for the detector's time")
+    p.add_argument(
+        "--calib-python",
+        type=Path,
+        default=ROOT / ".venv-calib" / "bin" / "python",
+        help="a Python with OpenCV 4.10 (requirements/pi-calibration.txt; make pi-estimate sets it up)",
+    )
     a = p.parse_args(argv)
     import platform
 
@@ -296,10 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (ANCHORS / YUNET).is_file():
             print(f"error: {ANCHORS} has no calibration models; the estimate needs them", file=sys.stderr)
             return 2
-        r["anchors_here_ms"] = {
-            "yunet_fp32": time_anchor(YUNET, (160, 120)),
-            "fer_int8": time_anchor(FER, (112, 112)),
-        }
+        anchors = time_anchors(a.calib_python)
+        r["opencv"] = anchors["opencv"]
+        r["anchors_here_ms"] = anchors["ms"]
         r["ratios"] = {b: {k: list(v) for k, v in x.items()} for b, x in ratios(r["anchors_here_ms"]).items()}
         r["rows"] = estimate(here, r["anchors_here_ms"])
         stem = a.output or RESULTS / "pi_estimate"

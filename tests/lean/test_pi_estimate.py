@@ -29,7 +29,7 @@ ANCHORS = {"yunet_fp32": 0.5, "fer_int8": 2.0}
 
 def test_each_precision_is_scaled_by_its_own_calibration_and_ranges_are_ordered():
     r = pe.ratios(ANCHORS)
-    assert r["pi4"]["fp32"][0] == pytest.approx(min(6.23 / 0.5, 27.81 / 1.79 * 0.5 / 0.69))
+    assert r["pi4"]["fp32"][0] == pytest.approx(min(6.23 / 0.5, 27.81 / 1.79 * (0.69 / 0.5)))
     assert r["pi4"]["int8"][0] <= r["pi4"]["int8"][1] and r["a76"]["fp32"][1] < r["pi4"]["fp32"][0]
     rows = pe.estimate(here(), ANCHORS)
     assert len(rows) == 2 * 2 * 2 * 2 * 2 * 2 and all(x["method"] == "ratio" for x in rows)
