@@ -4,7 +4,8 @@ viewers, publishing only its newest frame.
 Viewers (the MJPEG stream, the event stream, the page) wait for the next frame in the
 server's event loop and always take the newest one: a slow viewer skips frames, and
 nothing a viewer does can hold the loop back. A file or the demo plays in a loop, at its
-own frame rate; a camera or stream that is lost is reopened every few seconds.
+own frame rate (a folder of images as a slideshow, one a second); a camera or stream that is
+lost, or a file that gives no frame, is reopened every few seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..sources import Source, SourceError, open_source
 from .metrics import ServerMetrics
 
 REOPEN_S = 3.0  # wait between two attempts to reopen a lost camera or stream
+SLIDE_S = 1.0  # each image of a folder source is shown this long
 
 
 @dataclass
@@ -137,6 +139,7 @@ class LiveView:
 
     def _run(self, source: Source) -> None:
         while not self._stop.is_set():
+            before = self.frames
             try:
                 with source:
                     self._play(source)
@@ -147,7 +150,7 @@ class LiveView:
                 self.error = f"{type(e).__name__}: {e}"
             if self._stop.is_set():
                 break
-            if source.live:
+            if source.live or self.frames == before:  # a lost camera, or a file that gives nothing
                 self._stop.wait(REOPEN_S)
             try:
                 source = open_source(self.cfg.source)
@@ -192,6 +195,8 @@ class LiveView:
                 "faces": result.records(),
             }
             self.broadcast.publish(LiveFrame(self.frames, frame.image, event))
+            if source.still and self._stop.wait(max(0.0, SLIDE_S - (time.perf_counter() - t0))):
+                return  # images (a folder) play as a slideshow
 
 
 class _Nothing(Source):

@@ -347,3 +347,17 @@ def test_without_a_source_the_api_runs_alone_and_cors_is_only_what_is_asked(port
         assert asked.headers.get("access-control-allow-origin") == "http://laptop.test:3000"
         other = server.get("/healthz", headers={"Origin": "http://elsewhere.test"})
         assert other.headers.get("access-control-allow-origin") is None
+
+
+def test_a_folder_of_images_plays_as_a_slideshow_not_as_fast_as_it_can(tmp_path):
+    from benchmarks.serve import ServerProcess
+
+    portrait = cv2.imread(str(ROOT / "runtime" / "assets" / "astronaut.png"))
+    for name in ("a.jpg", "b.jpg"):
+        cv2.imwrite(str(tmp_path / name), portrait)
+    with ServerProcess("--source", str(tmp_path)) as server:
+        first = server.get("/healthz").json()["source"]["frames"]
+        time.sleep(3)
+        health = server.get("/healthz").json()
+    assert health["status"] == "ok" and health["source"]["name"] == str(tmp_path)
+    assert 2 <= health["source"]["frames"] - first <= 4  # one image a second, looping over the folder
