@@ -127,85 +127,82 @@ def ratios(here: dict[str, float]) -> dict[str, dict[str, tuple[float, float]]]:
     return out
 
 
+SETTINGS = [(t, b, p) for t in ("accurate", "nano") for b in ("onnx", "tflite") for p in ("int8", "fp32")]
+
+
+def task_ms(here: dict, tier: str, backend: str, precision: str, threads: int) -> float:
+    """Every task's engine for one face, summed: what a face costs per frame."""
+    suffix = f"/{backend}/{precision}/{threads}"
+    return sum(v for k, v in here["classifiers"].items() if k.startswith(f"{tier}/") and k.endswith(suffix))
+
+
+def overhead(here: dict, faces: int) -> float:
+    return faces * here["overhead"]["preprocess_per_face"] + here["overhead"]["per_frame"]
+
+
+def row(setting: tuple, device: str, threads: int, faces: int, detect, classify, fps, method: str) -> dict:
+    """One line of the table; each figure a [low, high] pair (equal when measured)."""
+    tier, backend, precision = setting
+    return {
+        "device": device,
+        "tier": tier,
+        "backend": backend,
+        "precision": precision,
+        "threads": threads,
+        "faces": faces,
+        "detect_ms": [round(x, 1) for x in detect],
+        "classify_ms_per_face": [round(x, 1) for x in classify],
+        "fps": [round(x, 1) for x in fps],
+        "method": method,
+    }
+
+
 def estimate(here: dict, anchors: dict[str, float]) -> list[dict]:
     r = ratios(anchors)
     rows = []
     for device, d in DEVICES.items():
         board, (clock_lo, clock_hi) = d["board"], d["clock"]
-        det_lo, det_hi = (here["detect_ms"] * f for f in r[board]["fp32"])  # MediaPipe's float XNNPACK
-        for tier in ("accurate", "nano"):
-            for backend in ("onnx", "tflite"):
-                for precision in ("int8", "fp32"):
-                    lo_f, hi_f = r[board][precision]
-                    for threads in THREADS:
-                        one = sum(
-                            v
-                            for k, v in here["classifiers"].items()
-                            if k.startswith(f"{tier}/") and k.endswith(f"/{backend}/{precision}/1")
-                        )
-                        two = sum(
-                            v
-                            for k, v in here["classifiers"].items()
-                            if k.startswith(f"{tier}/") and k.endswith(f"/{backend}/{precision}/2")
-                        )
-                        speedup = max(1.0, one / two) if two else 1.0
-                        t_lo, t_hi = (1.0, 1.0) if threads == 1 else (speedup**2, 1.0)  # faster .. none
-                        cls_lo = one * lo_f * clock_lo / t_lo
-                        cls_hi = one * hi_f * clock_hi / t_hi
-                        for faces in FACES:
-                            over = (
-                                faces * here["overhead"]["preprocess_per_face"]
-                                + here["overhead"]["per_frame"]
-                            )
-                            f_lo = det_lo * clock_lo + faces * cls_lo + over * r[board]["fp32"][0] * clock_lo
-                            f_hi = det_hi * clock_hi + faces * cls_hi + over * r[board]["fp32"][1] * clock_hi
-                            rows.append(
-                                {
-                                    "device": device,
-                                    "tier": tier,
-                                    "backend": backend,
-                                    "precision": precision,
-                                    "threads": threads,
-                                    "faces": faces,
-                                    "detect_ms": [round(det_lo * clock_lo, 1), round(det_hi * clock_hi, 1)],
-                                    "classify_ms_per_face": [round(cls_lo, 1), round(cls_hi, 1)],
-                                    "fps": [round(1000 / f_hi, 1), round(1000 / f_lo, 1)],
-                                    "method": "ratio",
-                                }
-                            )
+        fp32_lo, fp32_hi = r[board]["fp32"]  # the detector and the glue: MediaPipe's float XNNPACK
+        det = (here["detect_ms"] * fp32_lo * clock_lo, here["detect_ms"] * fp32_hi * clock_hi)
+        for setting in SETTINGS:
+            lo_f, hi_f = r[board][setting[2]]
+            one, two = task_ms(here, *setting, 1), task_ms(here, *setting, 2)
+            speedup = max(1.0, one / two) if two else 1.0
+            for threads in THREADS:
+                t_lo = (
+                    1.0 if threads == 1 else speedup**2
+                )  # 4 threads: from the square of 2 threads' gain to none
+                cls = (one * lo_f * clock_lo / t_lo, one * hi_f * clock_hi)
+                for faces in FACES:
+                    over = overhead(here, faces)
+                    f_lo = det[0] + faces * cls[0] + over * fp32_lo * clock_lo
+                    f_hi = det[1] + faces * cls[1] + over * fp32_hi * clock_hi
+                    rows.append(
+                        row(setting, device, threads, faces, det, cls, (1000 / f_hi, 1000 / f_lo), "ratio")
+                    )
     return rows
 
 
 def measured_rows(here: dict, device: str) -> list[dict]:
     """The same rows from this machine's own times (on a Pi: measured, not estimated)."""
     rows = []
-    for tier in ("accurate", "nano"):
-        for backend in ("onnx", "tflite"):
-            for precision in ("int8", "fp32"):
-                for threads in THREADS:
-                    cls = sum(
-                        v
-                        for k, v in here["classifiers"].items()
-                        if k.startswith(f"{tier}/") and k.endswith(f"/{backend}/{precision}/{threads}")
+    for setting in SETTINGS:
+        for threads in THREADS:
+            cls = task_ms(here, *setting, threads)
+            for faces in FACES:
+                fps = 1000 / (here["detect_ms"] + faces * cls + overhead(here, faces))
+                rows.append(
+                    row(
+                        setting,
+                        device,
+                        threads,
+                        faces,
+                        [here["detect_ms"]] * 2,
+                        [cls] * 2,
+                        [fps] * 2,
+                        "measured",
                     )
-                    for faces in FACES:
-                        over = faces * here["overhead"]["preprocess_per_face"]
-                        over += here["overhead"]["per_frame"]
-                        frame = here["detect_ms"] + faces * cls + over
-                        rows.append(
-                            {
-                                "device": device,
-                                "tier": tier,
-                                "backend": backend,
-                                "precision": precision,
-                                "threads": threads,
-                                "faces": faces,
-                                "detect_ms": [round(here["detect_ms"], 1)] * 2,
-                                "classify_ms_per_face": [round(cls, 1)] * 2,
-                                "fps": [round(1000 / frame, 1)] * 2,
-                                "method": "measured",
-                            }
-                        )
+                )
     return rows
 
 

@@ -54,17 +54,26 @@ class Reply:
 class ServerProcess:
     """``python -m runtime serve`` on a free port of 127.0.0.1, stopped on leaving the block."""
 
-    def __init__(self, *args: str, token: str | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        token: str | None = None,
+        log: Path | None = None,
+        command: tuple[str, ...] = (sys.executable, "-m", "runtime"),
+        cwd: Path = ROOT,
+    ) -> None:
+        """``command``: what runs ``serve`` (this checkout's runtime, or an installed ``edge-face``)."""
         self.port = free_port()
         self.token = token
         self.args = [*args, *(["--token", token] if token else [])]
         self.log_path = log
+        self.command, self.cwd = command, cwd
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> ServerProcess:
-        cmd = [sys.executable, "-m", "runtime", "serve", "--host", HOST, "--port", str(self.port), *self.args]
+        cmd = [*self.command, "serve", "--host", HOST, "--port", str(self.port), *self.args]
         out = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT)
         self.wait_ready()
         return self
 

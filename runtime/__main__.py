@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cli import OneLineParser
-from .options import PROFILE_NAMES, add_options, config_from_namespace, profiles
+from .options import add_options, add_profile, config_from_namespace, parse_with_profile
 
 if TYPE_CHECKING:
     from .options import RuntimeConfig
@@ -44,24 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the end-of-run summary as JSON: frames, faces, tracks, FPS, per-stage ms, and `seen`: "
         "per track its first and last frame, seconds on screen and each task's dominant label",
     )
-    p.add_argument(
-        "--profile",
-        choices=PROFILE_NAMES,
-        default=None,
-        help="settings for a kind of machine (pi: the nano models, TFLite int8, 2 "
-        "threads, detect every 2nd frame; laptop: the defaults); flags given explicitly win",
-    )
+    add_profile(p)
     return p
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """A profile only changes the defaults, so any flag on the command line overrides it."""
-    parser = build_parser()
-    first = parser.parse_args(argv)
-    if first.profile:
-        parser.set_defaults(**profiles()[first.profile])
-        return parser.parse_args(argv)
-    return first
+    return parse_with_profile(build_parser(), argv)
 
 
 def config_from_args(a: argparse.Namespace, show: bool) -> RuntimeConfig:

@@ -268,6 +268,26 @@ def add_options(
     parser.set_defaults(tasks=None)
 
 
+def add_profile(parser: argparse.ArgumentParser) -> None:
+    """``--profile``, which every command running the runtime takes (see ``parse_with_profile``)."""
+    parser.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        default=None,
+        help="settings for a kind of machine (pi: the nano models, TFLite int8, 2 "
+        "threads, detect every 2nd frame; laptop: the defaults); flags given explicitly win",
+    )
+
+
+def parse_with_profile(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """A profile only changes the defaults, so any flag on the command line overrides it."""
+    first = parser.parse_args(argv)
+    if getattr(first, "profile", None):
+        parser.set_defaults(**profiles()[first.profile])
+        return parser.parse_args(argv)
+    return first
+
+
 def _default(f) -> Any:
     return f.default_factory() if f.default is MISSING else f.default
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..cli import OneLineParser
-from ..options import PROFILE_NAMES, add_options, config_from_namespace, profiles
+from ..options import add_options, add_profile, config_from_namespace, parse_with_profile
 
 # A batch owns its outputs (DIR/<input>.jsonl and the tables): no window, video or other file.
 NOT_BATCH_OPTIONS = frozenset(
@@ -51,17 +51,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "(inputs and --output at the same paths on every node)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--profile", choices=PROFILE_NAMES, default=None, help="settings for a kind of machine")
+    add_profile(p)
     add_options(p, tasks(), exclude=NOT_BATCH_OPTIONS)
     return p
 
 
 def main(argv: list[str], prog: str) -> int:
     parser = build_parser(prog)
-    a = parser.parse_args(argv)
-    if a.profile:
-        parser.set_defaults(**profiles()[a.profile])
-        a = parser.parse_args(argv)
+    a = parse_with_profile(parser, argv)
     try:
         import pyarrow  # noqa: F401
         import tqdm  # noqa: F401

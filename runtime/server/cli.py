@@ -7,7 +7,7 @@ import signal
 import sys
 
 from ..cli import OneLineParser
-from ..options import PROFILE_NAMES, add_options, config_from_namespace, profiles
+from ..options import add_options, add_profile, config_from_namespace, parse_with_profile
 
 # The server owns its outputs (the page, the streams, the API): no window, no files.
 NOT_SERVER_OPTIONS = frozenset({"show", "output", "json", "per_image", "max_frames", "fallback_to_demo"})
@@ -23,17 +23,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
     p = OneLineParser(prog=f"{prog} serve", description=SERVE_HELP)
     add_options(p, tasks(), exclude=NOT_SERVER_OPTIONS)
-    p.add_argument("--profile", choices=PROFILE_NAMES, default=None, help="settings for a kind of machine")
+    add_profile(p)
     add_serve_flags(p)
     return p
 
 
 def main(argv: list[str], prog: str) -> int:
     parser = build_parser(prog)
-    a = parser.parse_args(argv)
-    if a.profile:
-        parser.set_defaults(**profiles()[a.profile])
-        a = parser.parse_args(argv)
+    a = parse_with_profile(parser, argv)
     try:
         import uvicorn
 

@@ -238,42 +238,15 @@ def test_the_wheel_is_the_same_code_as_the_checkout():
 
 
 @pytest.mark.slow
-def test_the_installed_server_serves_its_page_and_the_api(installed):
+def test_the_installed_server_serves_its_page_and_the_api(installed, tmp_path):
     """``edge-face serve`` from the wheel: the server package and its page are packaged."""
-    import http.client
-    import time
+    from benchmarks.serve import ServerProcess, photo
 
-    from benchmarks.serve import free_port, photo
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(installed["bin"] / "edge-face"), "serve", "--source", "clip.mp4", "--port", str(port)],
-        cwd=installed["work"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-    def get(method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        try:
-            conn.request(method, path, body=body)
-            r = conn.getresponse()
-            return r.status, r.read()
-        finally:
-            conn.close()
-
-    try:
-        for _ in range(300):
-            try:
-                if get("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        status, page = get("GET", "/")
-        assert status == 200 and b"EventSource" in page
-        status, body = get("POST", "/analyze", photo())
-        assert status == 200 and json.loads(body)["faces"][0]["emotion"]["label"]
-    finally:
-        proc.send_signal(2)
-        out = proc.communicate(timeout=30)[0].decode()
-    assert proc.returncode == 0, out
+    log = tmp_path / "server.log"
+    command = (str(installed["bin"] / "edge-face"),)
+    with ServerProcess("--source", "clip.mp4", command=command, cwd=installed["work"], log=log) as server:
+        page = server.get("/")
+        assert page.status == 200 and b"EventSource" in page.body
+        r = server.analyze(photo())
+        assert r.status == 200 and r.json()["faces"][0]["emotion"]["label"]
+    assert server.proc is not None and server.proc.returncode == 0, server.log()
