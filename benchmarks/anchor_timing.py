@@ -6,6 +6,7 @@ their Raspberry Pi timings were published with), apart from the runtime's OpenCV
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,13 +18,15 @@ MODELS = {
     "yunet_fp32": ("face_detection_yunet_2023mar.onnx", (160, 120)),
     "fer_int8": ("facial_expression_recognition_mobilefacenet_2022july_int8.onnx", (112, 112)),
 }
+ROUNDS = 5
 
 
-def mean_ms(key: str, path: Path, size: tuple[int, int], repeats: int = 200) -> float:
-    """Mean of ``repeats`` calls, one thread (after 10 to warm up), as the models' own
-    benchmark calls them: YuNet through ``cv2.FaceDetectorYN`` (which pads the input to its
-    strides and decodes the boxes), the classifier as a plain DNN forward pass."""
-    cv2.setNumThreads(1)
+def median_ms(key: str, path: Path, size: tuple[int, int], threads: int, repeats: int = 200) -> float:
+    """Median of ``repeats`` calls on ``threads`` threads (after 30 to warm up; their project's
+    benchmark takes the median too, which a tiny model's noisy calls need), called as that
+    benchmark calls them: YuNet through ``cv2.FaceDetectorYN`` (which pads the input to
+    its strides and decodes the boxes), the classifier as a plain DNN forward pass."""
+    cv2.setNumThreads(threads)
     rng = np.random.default_rng(0)
     if key.startswith("yunet"):
         detector = cv2.FaceDetectorYN.create(str(path), "", size)
@@ -39,17 +42,27 @@ def mean_ms(key: str, path: Path, size: tuple[int, int], repeats: int = 200) -> 
             net.setInput(blob)
             net.forward()
 
-    for _ in range(10):
+    for _ in range(30):
         call()
-    t0 = time.perf_counter()
+    times = []
     for _ in range(repeats):
+        t0 = time.perf_counter()
         call()
-    return (time.perf_counter() - t0) / repeats * 1000
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) * 1000
 
 
 def main() -> int:
+    """``anchor_timing.py ANCHORS_DIR [THREADS ...]``: ms per model and thread count (default
+    1 and every core here: their published timings used OpenCV's default, every core)."""
     anchors = Path(sys.argv[1])
-    out = {key: round(mean_ms(key, anchors / name, size), 3) for key, (name, size) in MODELS.items()}
+    threads = [int(t) for t in sys.argv[2:]] or sorted({1, os.cpu_count() or 1})
+    rounds: dict[str, dict[str, list[float]]] = {str(t): {key: [] for key in MODELS} for t in threads}
+    for _ in range(ROUNDS):  # interleaved, so that a slow spell of the machine touches every figure
+        for t in threads:
+            for key, (name, size) in MODELS.items():
+                rounds[str(t)][key].append(median_ms(key, anchors / name, size, t))
+    out = {t: {key: round(float(np.median(v)), 3) for key, v in x.items()} for t, x in rounds.items()}
     print(json.dumps({"opencv": cv2.__version__, "ms": out}))
     return 0
 
