@@ -88,15 +88,20 @@ def pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f} %"
 
 
-def cpu_name() -> str:
-    """The CPU model as lscpu names it (Linux), else what platform knows."""
+def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo"), board: Path = Path("/proc/device-tree/model")) -> str:
+    """The CPU model as lscpu names it (Linux); on an ARM board, whose /proc/cpuinfo names no
+    model, the board as its device tree names it ("Raspberry Pi 5 Model B Rev 1.0"); else
+    what platform knows."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in cpuinfo.read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    try:
+        return board.read_text().strip("\x00\n ") or "unknown CPU"
+    except OSError:
+        return platform.processor() or "unknown CPU"
 
 
 def _split_cells(r: dict, task: str, key: str, fmt) -> list[str]:

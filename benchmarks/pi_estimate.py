@@ -76,7 +76,7 @@ def time_anchors(python: Path) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def measure_stages(threads: tuple[int, ...], frames: int = 120, rounds: int = 3) -> dict:
+def measure_stages(threads: tuple[int, ...], frames: int = 120, rounds: int = 3, repeats: int = 100) -> dict:
     """This machine's times: the detector per frame, each shipped classifier per face (the
     median of ``rounds`` interleaved rounds, so that a slow spell touches every figure alike
     instead of one thread count of one file)."""
@@ -97,7 +97,7 @@ def measure_stages(threads: tuple[int, ...], frames: int = 120, rounds: int = 3)
     times: dict[str, list[float]] = {key: [] for key in engines}
     for _ in range(rounds):
         for key, clf in engines.items():
-            times[key].append(single_face_ms(clf, np.zeros(clf.input_shape, np.float32), repeats=100))
+            times[key].append(single_face_ms(clf, np.zeros(clf.input_shape, np.float32), repeats=repeats))
     classifiers = {key: float(np.median(v)) for key, v in times.items()}
     return {"detect_ms": det["mean_ms"], "classifiers": classifiers}
 
@@ -354,7 +354,12 @@ def markdown(r: dict) -> str:
         for x in r["rows"]
     ]
     head = "# Raspberry Pi figures: " + ("measured" if r["measured"] else "ESTIMATES, not measured on a Pi")
-    lines = [head, "", f"`{r['command']}`, {r['when']}, measured on {r['cpu']} ({r['machine']}).", ""]
+    lines = [
+        head,
+        "",
+        f"`{r['command']}`, {r['when']}, measured on {r['cpu']} ({r['machine']}).",
+        "",
+    ]
     if not r["measured"]:
         lines += calibration_lines(r)
     lines += table(
@@ -388,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--output", type=Path, default=None, help="stem of the .json and .md written")
     p.add_argument("--frames", type=int, default=120, help="frames for the detector's time")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per classifier (median)")
+    p.add_argument("--repeats", type=int, default=100, help="calls per classifier and round (median)")
     p.add_argument(
         "--calib-python",
         type=Path,
@@ -398,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     import platform
 
     threads = THREADS if a.measured else (1, 2)
-    here = measure_stages(threads, a.frames)
+    if min(a.frames, a.rounds, a.repeats) < 1:
+        p.error("--frames, --rounds and --repeats must be at least 1")
+    here = measure_stages(threads, a.frames, a.rounds, a.repeats)
     here["overhead"] = overhead_ms()
     r: dict = {
         "command": "python -m benchmarks.pi_estimate" + (" --measured" if a.measured else ""),
@@ -410,8 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         "here": here,
     }
     if a.measured:
-        r["rows"] = measured_rows(here, cpu_name())
-        stem = a.output or RESULTS / f"pi_measured_{_slug(cpu_name())}"
+        r["rows"] = measured_rows(here, r["cpu"])
+        stem = a.output or RESULTS / f"pi_measured_{_slug(r['cpu'])}"
     else:
         if not (ANCHORS / YUNET).is_file():
             print(f"error: {ANCHORS} has no calibration models; the estimate needs them", file=sys.stderr)

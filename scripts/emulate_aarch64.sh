@@ -4,8 +4,10 @@
 # A Debian Bookworm arm64 root (debootstrap; Raspberry Pi OS 12 is Bookworm) is run through
 # qemu-user-static; inside it the aarch64 runtime set is installed from the package registry
 # and the runtime processes a short clip of the demo face; the JSON lines must match the
-# x86-64 run's: same faces, boxes within a few pixels, same top classes. Timing under
-# emulation means nothing and is not reported. Needs root (debootstrap, chroot, binfmt).
+# x86-64 run's: same faces, boxes within a few pixels, same top classes. Then `make bench-pi`
+# runs there as a Pi user runs it (short: few calls per engine) and its JSON and Markdown are
+# checked: every row measured, every figure positive. Timing under emulation means nothing
+# and is not reported. Needs root (debootstrap, chroot, binfmt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=${ARM_ROOT:-.cache/arm64-root}
@@ -40,7 +42,7 @@ if [ ! -x "$ROOT_DIR/usr/bin/python3" ]; then
   MIRROR_URL=$(debian_mirror)
   echo "building the arm64 root in $ROOT_DIR (debootstrap, a few minutes)"
   debootstrap --arch=arm64 --variant=minbase \
-    --include=python3,python3-venv,python3-pip,libegl1,libgles2,libgl1,libglib2.0-0,ca-certificates \
+    --include=python3,python3-venv,python3-pip,make,libegl1,libgles2,libgl1,libglib2.0-0,ca-certificates \
     bookworm "$ROOT_DIR" "$MIRROR_URL"
 fi
 
@@ -73,7 +75,23 @@ chroot "$ROOT_DIR" /bin/bash -euo pipefail -c '
   /venv/bin/python -c "import platform, mediapipe, onnxruntime; print(\"installed on\", platform.machine(), \"mediapipe\", mediapipe.__version__, \"onnxruntime\", onnxruntime.__version__)"
   /venv/bin/python -m runtime --source clip.mp4 --no-show --json /edge-face/arm64.jsonl \
     2> >(grep -v "cpuinfo\|Location" >&2)
+  command -v make >/dev/null || { apt-get update -qq && apt-get install -y -qq make >/dev/null; }
+  make bench-pi RUNTIME_VENV=/venv PIP_FLAGS="-q --disable-pip-version-check" \
+    ARGS="--frames 10 --rounds 1 --repeats 3 --output /edge-face/pi_measured_emulated" \
+    2> >(grep -v "cpuinfo\|Location" >&2) | tail -n 3
 '
+cp "$ROOT_DIR/edge-face/pi_measured_emulated."{json,md} "$OUT/"
+"$RUNTIME_PY" - "$OUT/pi_measured_emulated.json" "$OUT/pi_measured_emulated.md" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+rows, text = r["rows"], open(sys.argv[2]).read()
+assert r["machine"] == "aarch64" and r["measured"], (r["machine"], r["measured"])
+assert len(rows) == 2 * 2 * 2 * 2 * 2 * 1 and {x["method"] for x in rows} == {"measured"}, len(rows)
+assert {x["threads"] for x in rows} == {1, 4} and {x["faces"] for x in rows} == {1, 4}
+assert all(v > 0 for x in rows for k in ("detect_ms", "classify_ms_per_face", "fps") for v in x[k])
+assert "ESTIMATE" not in text and text.count("| measured |") == len(rows)
+print(f"make bench-pi under aarch64 emulation: {len(rows)} measured rows, JSON and Markdown agree")
+PY
 cp "$ROOT_DIR/edge-face/arm64.jsonl" "$OUT/arm64.jsonl"
 "$RUNTIME_PY" -m runtime --source "$OUT/clip.mp4" --no-show --json "$OUT/x86_64.jsonl"
 "$RUNTIME_PY" scripts/compare_runs.py "$OUT/x86_64.jsonl" "$OUT/arm64.jsonl"

@@ -90,3 +90,15 @@ def test_the_table_says_estimate_and_a_measured_run_says_measured():
     measured = {**est, "measured": True, "rows": pe.measured_rows(here(), "Raspberry Pi 5 Model B Rev 1.0")}
     text = pe.markdown(measured)
     assert "ESTIMATE" not in text and "| measured |" in text
+
+
+def test_a_pi_is_named_by_its_device_tree_as_its_cpuinfo_names_no_model(tmp_path):
+    from benchmarks.frontier import cpu_name
+
+    cpuinfo, board = tmp_path / "cpuinfo", tmp_path / "model"
+    cpuinfo.write_text("processor\t: 0\nBogoMIPS\t: 108.00\nCPU part\t: 0xd0b\n")
+    board.write_bytes(b"Raspberry Pi 5 Model B Rev 1.0\x00")
+    assert cpu_name(cpuinfo, board) == "Raspberry Pi 5 Model B Rev 1.0"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9B14\n")
+    assert cpu_name(cpuinfo, board) == "AMD EPYC 9B14"
+    assert pe._slug("Raspberry Pi 5 Model B Rev 1.0") == "raspberry-pi-5-model-b-rev-1-0"
