@@ -102,3 +102,32 @@ def test_a_pi_is_named_by_its_device_tree_as_its_cpuinfo_names_no_model(tmp_path
     cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9B14\n")
     assert cpu_name(cpuinfo, board) == "AMD EPYC 9B14"
     assert pe._slug("Raspberry Pi 5 Model B Rev 1.0") == "raspberry-pi-5-model-b-rev-1-0"
+
+
+def test_bench_pi_measures_every_row_here_and_writes_the_json_and_markdown(tmp_path, capsys):
+    import json
+
+    assert (
+        pe.main(
+            [
+                "--measured",
+                "--frames",
+                "5",
+                "--rounds",
+                "1",
+                "--repeats",
+                "2",
+                "--output",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 0
+    )
+    r = json.loads((tmp_path / "m.json").read_text())
+    text = (tmp_path / "m.md").read_text()
+    assert r["measured"] and len(r["rows"]) == 32 and {x["method"] for x in r["rows"]} == {"measured"}
+    assert all(v > 0 for x in r["rows"] for k in ("detect_ms", "classify_ms_per_face", "fps") for v in x[k])
+    assert text.count("| measured |") == 32 and "ESTIMATE" not in text and text in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:
+        pe.main(["--measured", "--repeats", "0"])
+    assert bad.value.code == 2 and "--repeats must be at least 1" in capsys.readouterr().err
