@@ -107,22 +107,8 @@ def test_a_pi_is_named_by_its_device_tree_as_its_cpuinfo_names_no_model(tmp_path
 def test_bench_pi_measures_every_row_here_and_writes_the_json_and_markdown(tmp_path, capsys):
     import json
 
-    assert (
-        pe.main(
-            [
-                "--measured",
-                "--frames",
-                "5",
-                "--rounds",
-                "1",
-                "--repeats",
-                "2",
-                "--output",
-                str(tmp_path / "m"),
-            ]
-        )
-        == 0
-    )
+    short = ["--measured", "--frames", "5", "--rounds", "1", "--repeats", "2", "--output"]
+    assert pe.main([*short, str(tmp_path / "m")]) == 0
     r = json.loads((tmp_path / "m.json").read_text())
     text = (tmp_path / "m.md").read_text()
     assert r["measured"] and len(r["rows"]) == 32 and {x["method"] for x in r["rows"]} == {"measured"}
