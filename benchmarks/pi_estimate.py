@@ -218,7 +218,9 @@ def row(setting: tuple, device: str, threads: int, faces: int, detect, classify,
     }
 
 
-def estimate(here: dict, anchors: dict[str, float]) -> list[dict]:
+def estimate(here: dict, anchors: dict[str, dict[str, float]]) -> list[dict]:
+    """Every row for both boards: this machine's stage times (``here``) scaled by the
+    calibration factors from ``anchors`` (the calibration models' ms here per thread count)."""
     r = ratios(anchors)
     rows = []
     for device, d in DEVICES.items():
