@@ -89,19 +89,22 @@ def pct(v: float | None) -> str:
 
 
 def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo"), board: Path = Path("/proc/device-tree/model")) -> str:
-    """The CPU model as lscpu names it (Linux); on an ARM board, whose /proc/cpuinfo names no
-    model, the board as its device tree names it ("Raspberry Pi 5 Model B Rev 1.0"); else
-    what platform knows."""
-    try:
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    try:
-        return board.read_text().strip("\x00\n ") or "unknown CPU"
-    except OSError:
-        return platform.processor() or "unknown CPU"
+    """A board as its device tree names it ("Raspberry Pi 5 Model B Rev 1.0": a Pi's
+    /proc/cpuinfo names no CPU model), else the CPU model as lscpu names it (Linux), else what
+    platform knows."""
+
+    def text(path: Path) -> str:
+        try:
+            return path.read_text()
+        except OSError:
+            return ""
+
+    if name := text(board).strip("\x00\n "):
+        return name
+    for line in text(cpuinfo).splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 def _split_cells(r: dict, task: str, key: str, fmt) -> list[str]:

@@ -99,8 +99,8 @@ def test_a_pi_is_named_by_its_device_tree_as_its_cpuinfo_names_no_model(tmp_path
     cpuinfo.write_text("processor\t: 0\nBogoMIPS\t: 108.00\nCPU part\t: 0xd0b\n")
     board.write_bytes(b"Raspberry Pi 5 Model B Rev 1.0\x00")
     assert cpu_name(cpuinfo, board) == "Raspberry Pi 5 Model B Rev 1.0"
-    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9B14\n")
-    assert cpu_name(cpuinfo, board) == "AMD EPYC 9B14"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9B14\n")  # no device tree: a PC
+    assert cpu_name(cpuinfo, tmp_path / "absent") == "AMD EPYC 9B14"
     assert pe._slug("Raspberry Pi 5 Model B Rev 1.0") == "raspberry-pi-5-model-b-rev-1-0"
 
 
