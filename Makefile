@@ -275,8 +275,9 @@ setup-bench: $(RUNTIME_VENV)/.bench-done
 bench: setup-bench $(if $(wildcard $(SHARED)/anchors),setup-train)
 	$(RUNTIME_PY) -m benchmarks $(ARGS)
 
-# The lean runtime on 64-bit ARM under qemu emulation, output compared with this machine's
-# (needs root; about 15 minutes; not part of make test). Results in .cache/aarch64-run/.
+# The lean runtime on 64-bit ARM under qemu emulation, output compared with this machine's,
+# then make bench-pi there, its JSON and Markdown checked (needs root; about 25 minutes; not part
+# of make test). Results in .cache/aarch64-run/.
 emulate-aarch64: setup-runtime
 	RUNTIME_PY=$(RUNTIME_PY) bash scripts/emulate_aarch64.sh
 

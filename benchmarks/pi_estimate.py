@@ -326,7 +326,8 @@ def calibration_lines(r: dict) -> list[str]:
         *table(["board", "precision", "factor", "through the i7"], factors, "llrr"),
         "",
         "Assumptions: 64-bit OS, active cooling (no throttling), 640x480 frames, the classifiers' threads "
-        "as given (the detector one thread), every face classified on every frame (no stride), every task; "
+        "as given (the detector on MediaPipe's own pool: it takes no thread count), every face "
+        "classified on every frame (no stride), every task; "
         "Pi 4 at 1.5-1.8 GHz, Pi 5 at 2.4 GHz (the published A76 board runs at 2.25 GHz).",
         "",
         "int8: the Pi 4's Cortex-A72 has no dot-product instructions (sdot/udot), so int8 kernels widen "
@@ -396,7 +397,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", type=Path, default=None, help="stem of the .json and .md written")
     p.add_argument("--frames", type=int, default=120, help="frames for the detector's time")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per classifier (median)")
-    p.add_argument("--repeats", type=int, default=100, help="calls per classifier and round (median)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="calls per classifier and round, median (default 100; 30 with --measured: a minute on a Pi 4)",
+    )
     p.add_argument(
         "--calib-python",
         type=Path,
@@ -407,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     import platform
 
     threads = THREADS if a.measured else (1, 2)
+    if a.repeats is None:
+        a.repeats = 30 if a.measured else 100
     if min(a.frames, a.rounds, a.repeats) < 1:
         p.error("--frames, --rounds and --repeats must be at least 1")
     here = measure_stages(threads, a.frames, a.rounds, a.repeats)
