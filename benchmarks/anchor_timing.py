@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -21,27 +22,34 @@ MODELS = {
 ROUNDS = 5
 
 
-def median_ms(key: str, path: Path, size: tuple[int, int], threads: int, repeats: int = 200) -> float:
-    """Median of ``repeats`` calls on ``threads`` threads (after 30 to warm up; their project's
-    benchmark takes the median too, which a tiny model's noisy calls need), called as that
-    benchmark calls them: YuNet through ``cv2.FaceDetectorYN`` (which pads the input to
-    its strides and decodes the boxes), the classifier as a plain DNN forward pass."""
-    cv2.setNumThreads(threads)
+def anchor_call(key: str, path: Path, size: tuple[int, int]) -> Callable[[], None]:
+    """One call of a calibration model as its project's benchmark makes it: YuNet through
+    ``cv2.FaceDetectorYN`` (which pads the input to its strides and decodes the boxes), the
+    classifier as a plain DNN forward pass; on fixed random input."""
     rng = np.random.default_rng(0)
     if key.startswith("yunet"):
         detector = cv2.FaceDetectorYN.create(str(path), "", size)
         image = rng.integers(0, 256, (size[1], size[0], 3), np.uint8)
 
-        def call() -> None:
+        def detect() -> None:
             detector.detect(image)
-    else:
-        net = cv2.dnn.readNet(str(path))
-        blob = rng.random((1, 3, size[1], size[0]), np.float32)
 
-        def call() -> None:
-            net.setInput(blob)
-            net.forward()
+        return detect
+    net = cv2.dnn.readNet(str(path))
+    blob = rng.random((1, 3, size[1], size[0]), np.float32)
 
+    def call() -> None:
+        net.setInput(blob)
+        net.forward()
+
+    return call
+
+
+def median_ms(key: str, path: Path, size: tuple[int, int], threads: int, repeats: int = 200) -> float:
+    """Median of ``repeats`` calls on ``threads`` threads (after 30 to warm up; their project's
+    benchmark takes the median too, which a tiny model's noisy calls need)."""
+    cv2.setNumThreads(threads)
+    call = anchor_call(key, path, size)
     for _ in range(30):
         call()
     times = []

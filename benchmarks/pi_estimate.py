@@ -55,6 +55,8 @@ DEVICES = {
     "Raspberry Pi 5 (Cortex-A76, 2.4 GHz)": {"board": "a76", "clock": (2.25 / 2.4, 1.0)},
 }
 CALIBRATION = {"fp32": "YuNet fp32", "int8": "FER int8 + YuNet fp32"}  # which model scales which precision
+CPU_OF = {"pi4": "cortex-a72", "a76": "cortex-a76"}  # qemu's -cpu for each board's core
+INSTRUCTIONS = RESULTS / "pi_instructions.json"  # scripts/count_aarch64.sh writes it
 CORES = {"pi4": 4, "a76": 4, "i7": 20}  # the threads OpenCV used for the published times
 FACES = (1, 4)
 THREADS = (1, 4)
@@ -218,31 +220,83 @@ def row(setting: tuple, device: str, threads: int, faces: int, detect, classify,
     }
 
 
-def estimate(here: dict, anchors: dict[str, dict[str, float]]) -> list[dict]:
-    """Every row for both boards: this machine's stage times (``here``) scaled by the
-    calibration factors from ``anchors`` (the calibration models' ms here per thread count)."""
+def ns_per_instruction(counts: dict, ms: dict[str, dict[str, float]], board: str) -> tuple[float, float]:
+    """The board's nanoseconds per instruction, (low, high), from both calibration models: each
+    one's published time brought to one thread (as in :func:`ratios`) over its instructions on
+    the board's core (``counts``: scripts/count_aarch64.sh)."""
+    s2, insns = speedups(ms), counts["cpus"][CPU_OF[board]]
+    ns = [
+        t * 1e6 / insns[model]
+        for model in ("yunet_fp32", "fer_int8")
+        for t in single_thread_ms(PUBLISHED[board][model], s2[model], CORES[board])
+    ]
+    return min(ns), max(ns)
+
+
+def scaled(x: float, factor: tuple[float, float], clock: tuple[float, float]) -> tuple[float, float]:
+    """``x`` times a (low, high) factor and the board's clock factor: a (low, high) time."""
+    return x * factor[0] * clock[0], x * factor[1] * clock[1]
+
+
+def frame_figures(
+    det: tuple[float, float], one: tuple[float, float], s2: float, threads: int, faces: int, over: tuple
+) -> tuple[tuple, tuple, tuple]:
+    """Detect ms, classify ms per face and FPS, each (low, high), from one-thread ranges: 4
+    threads sped up as the calibration was, between the 2-thread gain here and Amdahl."""
+    fast, slow = (1.0, 1.0) if threads == 1 else (amdahl(s2, threads), s2)
+    cls = (one[0] / fast, one[1] / slow)
+    frame = [det[i] + faces * cls[i] + over[i] for i in (0, 1)]
+    return det, cls, (1000 / frame[1], 1000 / frame[0])
+
+
+def estimate(here: dict, anchors: dict[str, dict[str, float]], counts: dict | None = None) -> list[dict]:
+    """Every row for both boards from this machine's stage times (``here``) and the calibration
+    models' ms here (``anchors``). By default the ratio route scales our times. With
+    instruction counts (``counts``), the detector and the classifiers are instead their
+    instructions on that board's core times its ns per instruction (method ``instructions``),
+    and each row keeps the ratio route's FPS beside it; the per-frame glue scales by the ratio
+    either way."""
     r = ratios(anchors)
     rows = []
     for device, d in DEVICES.items():
-        board, (clock_lo, clock_hi) = d["board"], d["clock"]
-        fp32_lo, fp32_hi = r[board]["fp32"]  # the detector and the glue: MediaPipe's float XNNPACK
-        det = (here["detect_ms"] * fp32_lo * clock_lo, here["detect_ms"] * fp32_hi * clock_hi)
+        board, clock = d["board"], d["clock"]
+        fp32 = r[board]["fp32"]  # the detector and the glue: MediaPipe's float XNNPACK
+        det_ratio = scaled(here["detect_ms"], fp32, clock)
+        if counts:
+            ns, insns = ns_per_instruction(counts, anchors, board), counts["cpus"][CPU_OF[board]]
+            det_insns = scaled(insns["detect"] / 1e6, ns, clock)
         for setting in SETTINGS:
-            lo_f, hi_f = r[board][setting[2]]
-            method = f"ratio ({CALIBRATION[setting[2]]})"
+            tier, backend, precision = setting
             one, two = task_ms(here, *setting, 1), task_ms(here, *setting, 2)
             s2 = max(1.0, one / two) if two else 1.0
+            one_ratio = scaled(one, r[board][precision], clock)
+            if counts:
+                n = sum(
+                    v
+                    for k, v in insns.items()
+                    if k.startswith(f"{tier}/") and k.endswith(f"/{backend}/{precision}")
+                )
+                one_insns = scaled(n / 1e6, ns, clock)
             for threads in THREADS:
-                # 4 threads: sped up as the calibration was, between the 2-thread gain here and Amdahl
-                fast, slow = (1.0, 1.0) if threads == 1 else (amdahl(s2, threads), s2)
-                cls = (one * lo_f * clock_lo / fast, one * hi_f * clock_hi / slow)
                 for faces in FACES:
-                    over = overhead(here, faces)
-                    f_lo = det[0] + faces * cls[0] + over * fp32_lo * clock_lo
-                    f_hi = det[1] + faces * cls[1] + over * fp32_hi * clock_hi
-                    rows.append(
-                        row(setting, device, threads, faces, det, cls, (1000 / f_hi, 1000 / f_lo), method)
-                    )
+                    over = scaled(overhead(here, faces), fp32, clock)
+                    by_ratio = frame_figures(det_ratio, one_ratio, s2, threads, faces, over)
+                    if not counts:
+                        rows.append(
+                            row(
+                                setting,
+                                device,
+                                threads,
+                                faces,
+                                *by_ratio,
+                                f"ratio ({CALIBRATION[precision]})",
+                            )
+                        )
+                        continue
+                    by_insns = frame_figures(det_insns, one_insns, s2, threads, faces, over)
+                    x = row(setting, device, threads, faces, *by_insns, f"instructions ({CPU_OF[board]})")
+                    x["fps_by_ratio"] = [round(v, 1) for v in by_ratio[2]]
+                    rows.append(x)
     return rows
 
 
@@ -340,6 +394,26 @@ def calibration_lines(r: dict) -> list[str]:
     ]
 
 
+def instruction_lines(r: dict) -> list[str]:
+    """The instruction counts behind the ``instructions`` rows, when there are any."""
+    if "instructions" not in r:
+        return []
+    c = r["instructions"]["cpus"]
+    names = ["detect", "yunet_fp32", "fer_int8", *sorted(k for k in c[CPU_OF["pi4"]] if "/" in k)]
+    counts = [[n, *(f"{c[CPU_OF[b]][n] / 1e6:.1f}" for b in CPU_OF)] for n in names]
+    ns = [f"{b} {lo:.2f}–{hi:.2f} ns" for b, (lo, hi) in r["ns_per_instruction"].items()]
+    return [
+        f"Instructions per call (millions), counted under qemu-user {r['instructions']['qemu']} with "
+        "scripts/count_aarch64.sh (every thread, one-thread engines; each library takes the kernels it "
+        "takes on that core). A board's time is its instructions times its ns per instruction, from the "
+        f"calibration models' one-thread times over their instructions ({'; '.join(ns)}); the ratio "
+        "route's FPS stays beside each row as a cross-check.",
+        "",
+        *table(["stage", *(f"-cpu {CPU_OF[b]}" for b in CPU_OF)], counts, "lrr"),
+        "",
+    ]
+
+
 def markdown(r: dict) -> str:
     rows = [
         [
@@ -353,9 +427,11 @@ def markdown(r: dict) -> str:
             span(x["classify_ms_per_face"]),
             span(x["fps"]),
             x["method"],
+            *([span(x["fps_by_ratio"])] if "fps_by_ratio" in x else []),
         ]
         for x in r["rows"]
     ]
+    by_ratio = any("fps_by_ratio" in x for x in r["rows"])
     head = "# Raspberry Pi figures: " + ("measured" if r["measured"] else "ESTIMATES, not measured on a Pi")
     lines = [
         head,
@@ -364,7 +440,7 @@ def markdown(r: dict) -> str:
         "",
     ]
     if not r["measured"]:
-        lines += calibration_lines(r)
+        lines += calibration_lines(r) + instruction_lines(r)
     lines += table(
         [
             "device",
@@ -377,9 +453,10 @@ def markdown(r: dict) -> str:
             "classify ms / face",
             "FPS",
             "method",
+            *(["FPS by ratio"] if by_ratio else []),
         ],
         rows,
-        "llllrrrrrl",
+        "llllrrrrrl" + ("r" if by_ratio else ""),
     )
     return "\n".join([*lines, ""])
 
@@ -443,7 +520,11 @@ def main(argv: list[str] | None = None) -> int:
         r["cross_check"] = {
             b: {k: list(v) for k, v in x.items()} for b, x in cross_check(anchors["ms"]).items()
         }
-        r["rows"] = estimate(here, r["anchors_here_ms"])
+        counts = json.loads(INSTRUCTIONS.read_text()) if INSTRUCTIONS.is_file() else None
+        if counts:
+            r["instructions"] = counts
+            r["ns_per_instruction"] = {b: ns_per_instruction(counts, anchors["ms"], b) for b in CPU_OF}
+        r["rows"] = estimate(here, r["anchors_here_ms"], counts)
         stem = a.output or RESULTS / "pi_estimate"
     atomic_write_bytes(stem.with_suffix(".json"), (json.dumps(r, indent=1) + "\n").encode())
     md = markdown(r)

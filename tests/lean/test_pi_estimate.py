@@ -117,3 +117,64 @@ def test_bench_pi_measures_every_row_here_and_writes_the_json_and_markdown(tmp_p
     with pytest.raises(SystemExit) as bad:
         pe.main(["--measured", "--repeats", "0"])
     assert bad.value.code == 2 and "--repeats must be at least 1" in capsys.readouterr().err
+
+
+def counts(a72: float = 1.0, a76: float = 0.8) -> dict:
+    """Made-up instruction counts: the A76 path (dot product) runs fewer."""
+    cpus = {}
+    for cpu, k in (("cortex-a72", a72), ("cortex-a76", a76)):
+        c = {"detect": 40e6 * k, "yunet_fp32": 20e6 * k, "fer_int8": 100e6 * k}
+        for name, ms in here(10e6 * k)["classifiers"].items():
+            if name.endswith("/1"):
+                c[name[:-2]] = ms
+        cpus[cpu] = c
+    return {"qemu": "10.0.13", "cpus": cpus}
+
+
+def test_instruction_counts_become_ms_by_each_boards_ns_per_instruction_and_keep_the_ratio_beside():
+    ns = pe.ns_per_instruction(counts(), ANCHORS, "pi4")
+    yunet = [t * 1e6 / 20e6 for t in pe.single_thread_ms(6.23, 1.25, 4)]
+    fer = [t * 1e6 / 100e6 for t in pe.single_thread_ms(35.71, 2.0, 4)]
+    assert ns == pytest.approx((min(*yunet, *fer), max(*yunet, *fer)))
+    by_ratio = {
+        (x["device"], x["tier"], x["backend"], x["precision"], x["threads"], x["faces"]): x
+        for x in pe.estimate(here(), ANCHORS)
+    }
+    rows = pe.estimate(here(), ANCHORS, counts())
+    assert {x["method"] for x in rows} == {"instructions (cortex-a72)", "instructions (cortex-a76)"}
+    for x in rows:
+        key = (x["device"], x["tier"], x["backend"], x["precision"], x["threads"], x["faces"])
+        assert x["fps_by_ratio"] == by_ratio[key]["fps"] and x["fps"][0] <= x["fps"][1]
+        if x["threads"] == 1 and "Pi 4" in x["device"]:  # detect: 40 M instructions at the board's ns
+            assert x["detect_ms"] == pytest.approx(
+                [40e6 * ns[0] * 1.5 / 1.8 / 1e6, 40e6 * ns[1] / 1e6], abs=0.06
+            )
+    heavier = counts()  # our classifiers twice the instructions on the A72, the calibration as it was
+    heavier["cpus"]["cortex-a72"] = {
+        k: v * (2 if "/" in k else 1) for k, v in heavier["cpus"]["cortex-a72"].items()
+    }
+    for x, y in zip(rows, pe.estimate(here(), ANCHORS, heavier), strict=True):
+        pi4 = "Pi 4" in x["device"]
+        assert y["classify_ms_per_face"][1] == pytest.approx(
+            (2 if pi4 else 1) * x["classify_ms_per_face"][1], rel=0.02
+        )
+    assert (
+        pe.estimate(here(), ANCHORS, counts(2.0, 1.6)) == rows
+    )  # only instructions relative to the calibration count
+    text = pe.markdown(
+        {
+            "command": "c",
+            "when": "d",
+            "cpu": "x",
+            "machine": "x86_64",
+            "opencv": "4.10",
+            "measured": False,
+            "anchors_here_ms": ANCHORS,
+            "ratios": pe.ratios(ANCHORS),
+            "cross_check": pe.cross_check(ANCHORS),
+            "instructions": counts(),
+            "ns_per_instruction": {b: pe.ns_per_instruction(counts(), ANCHORS, b) for b in pe.CPU_OF},
+            "rows": rows,
+        }
+    )
+    assert "| FPS by ratio |" in text and "-cpu cortex-a76" in text and "ESTIMATES, not measured" in text
