@@ -22,7 +22,7 @@ SHIPPED_MODELS ?= $(shell $(PYTHON) -m runtime.model_folder shipped)
         reframe train-wild train-wild-emotion train-wild-gender train-wild-nano \
         train-age train-age-accurate train-age-nano \
         export run-edge serve setup-serve setup-serve-test bench-serve batch setup-scale bench-batch \
-        bench pi-estimate bench-pi emulate-aarch64 check-aarch64 \
+        bench pi-estimate pi-count bench-pi emulate-aarch64 check-aarch64 \
         lint setup-lint dist setup-dist test test-quick test-train test-runtime clean
 
 help:
@@ -262,6 +262,12 @@ pi-estimate: setup-runtime .venv-calib/.done
 
 bench-pi: setup-runtime
 	$(RUNTIME_PY) -m benchmarks.pi_estimate --measured $(ARGS)
+
+# Count every stage's and both calibration models' aarch64 instructions under qemu-user, per Pi
+# core (-cpu cortex-a72 / cortex-a76), into benchmarks/results/pi_instructions.json, which
+# pi-estimate then uses (needs root; builds a plugin-enabled qemu first; not part of make test).
+pi-count: setup-runtime
+	bash scripts/count_aarch64.sh
 
 # What the server's tests need beside it: Playwright and Debian's Chromium (the browser test
 # skips, saying why, where Chromium cannot be installed).

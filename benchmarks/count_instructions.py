@@ -39,7 +39,7 @@ def bracket(names: list[str], name: str, call: Callable[[], object], calls: int 
     mark(2 * i + 1)
 
 
-def ours(names: list[str]) -> None:
+def ours(names: list[str]) -> dict:
     import numpy as np
 
     from runtime.backends import open_classifier
@@ -51,6 +51,7 @@ def ours(names: list[str]) -> None:
     with open_detector("short") as det:
         it = iter(frames * 2)
         bracket(names, "detect", lambda: det.detect(next(it)))
+        engine = getattr(det, "engine", "")  # LiteRT where MediaPipe's build cannot run
     for tier in ("accurate", "nano"):
         for task, folder in shipped_models(tier).items():
             for backend in BACKENDS:
@@ -58,9 +59,10 @@ def ours(names: list[str]) -> None:
                     clf = open_classifier(export_path(folder, backend, precision), threads=1)
                     x = np.zeros((1, *clf.input_shape), np.float32)
                     bracket(names, f"{tier}/{task}/{backend}/{precision}", lambda c=clf, x=x: c.predict(x))
+    return {"detector_engine": engine}
 
 
-def anchors(names: list[str], folder: Path) -> None:
+def anchors(names: list[str], folder: Path) -> dict:
     import cv2
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -69,15 +71,13 @@ def anchors(names: list[str], folder: Path) -> None:
     cv2.setNumThreads(1)
     for key, (name, size) in MODELS.items():
         bracket(names, key, anchor_call(key, folder / name, size))
+    return {}
 
 
 def main() -> int:
     names: list[str] = []
-    if sys.argv[1] == "ours":
-        ours(names)
-    else:
-        anchors(names, Path(sys.argv[2]))
-    Path(sys.argv[-1]).write_text(json.dumps({"calls": CALLS, "names": names}))
+    info = ours(names) if sys.argv[1] == "ours" else anchors(names, Path(sys.argv[2]))
+    Path(sys.argv[-1]).write_text(json.dumps({"calls": CALLS, "names": names, **info}))
     return 0
 
 

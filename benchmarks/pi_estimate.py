@@ -14,8 +14,16 @@ core), so each is first brought to one thread: sped up by between this machine's
 and Amdahl's bound from it. The range spans that correction, the route through the published
 Intel i7-12700K time (a cross-check), the Pi's clock against the published board's, and, for 4
 threads, a speed-up between the 2-thread gain here and Amdahl's bound. Method per row:
-``ratio (<calibration model>)``. Instruction counting under qemu was not used: Debian's
-qemu-user is a static build without the plugin interface (docs/results.md says why).
+``ratio (<calibration model>)``.
+
+With benchmarks/results/pi_instructions.json (``make pi-count``: scripts/count_aarch64.sh
+counts every stage's and both calibration models' aarch64 instructions under qemu-user with a
+plugin, as ``-cpu cortex-a72`` and ``-cpu cortex-a76``, so each library takes that core's
+kernels), the detector and classifiers are instead their instructions on the board's core times
+the board's nanoseconds per instruction, from the calibration models' one-thread published
+times over their own counts: method ``instructions (<core>)``, the ratio route's FPS beside.
+Each board's detector is the BlazeFace engine that runs there (MediaPipe's aarch64 build needs
+ARMv8.1 atomics: the Pi 4 runs it on LiteRT, runtime/blazeface_litert.py).
 
 ``python -m benchmarks.pi_estimate --measured`` (``make bench-pi``) on a Raspberry Pi measures
 the same stages there, 1 and 4 threads, and writes the same table with method ``measured``:
@@ -37,6 +45,7 @@ import numpy as np
 from benchmarks.frames import demo_frames
 from benchmarks.frontier import cpu_name
 from benchmarks.speed import time_detector
+from runtime.blazeface import ENGINES
 from runtime.markdown import table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,14 +59,26 @@ PUBLISHED = {
     "a76": {"yunet_fp32": 2.30, "fer_fp32": 12.44, "fer_int8": 17.14},  # RK3588, 4x Cortex-A76 @ 2.25 GHz
     "i7": {"yunet_fp32": 0.69, "fer_fp32": 1.79, "fer_int8": 2.92},  # Intel i7-12700K
 }
+# "detector": the BlazeFace engine that runs there (runtime/blazeface.py: MediaPipe's build
+# needs ARMv8.1 atomics, which the Pi 4's ARMv8.0 Cortex-A72 lacks; LiteRT runs the same file).
 DEVICES = {
-    "Raspberry Pi 4 (Cortex-A72, 1.5-1.8 GHz)": {"board": "pi4", "clock": (1.5 / 1.8, 1.0)},
-    "Raspberry Pi 5 (Cortex-A76, 2.4 GHz)": {"board": "a76", "clock": (2.25 / 2.4, 1.0)},
+    "Raspberry Pi 4 (Cortex-A72, 1.5-1.8 GHz)": {
+        "board": "pi4",
+        "clock": (1.5 / 1.8, 1.0),
+        "detector": "litert",
+    },
+    "Raspberry Pi 5 (Cortex-A76, 2.4 GHz)": {
+        "board": "a76",
+        "clock": (2.25 / 2.4, 1.0),
+        "detector": "mediapipe",
+    },
 }
 CALIBRATION = {"fp32": "YuNet fp32", "int8": "FER int8 + YuNet fp32"}  # which model scales which precision
 CPU_OF = {"pi4": "cortex-a72", "a76": "cortex-a76"}  # qemu's -cpu for each board's core
 INSTRUCTIONS = RESULTS / "pi_instructions.json"  # scripts/count_aarch64.sh writes it
-CORES = {"pi4": 4, "a76": 4, "i7": 20}  # the threads OpenCV used for the published times
+# The threads OpenCV used for the published times: every core. The A76 board (Khadas Edge2,
+# RK3588) has 4 A76 and 4 slower A55 cores: 8 threads, and Amdahl's bound for 8 is an upper one.
+CORES = {"pi4": 4, "a76": 8, "i7": 20}
 FACES = (1, 4)
 THREADS = (1, 4)
 
@@ -78,14 +99,25 @@ def time_anchors(python: Path) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def measure_stages(threads: tuple[int, ...], frames: int = 120, rounds: int = 3, repeats: int = 100) -> dict:
-    """This machine's times: the detector per frame, each shipped classifier per face (the
-    median of ``rounds`` interleaved rounds, so that a slow spell touches every figure alike
-    instead of one thread count of one file)."""
+def measure_stages(
+    threads: tuple[int, ...],
+    frames: int = 120,
+    rounds: int = 3,
+    repeats: int = 100,
+    both_engines: bool = False,
+) -> dict:
+    """This machine's times: the detector per frame (with ``both_engines``, on MediaPipe and
+    on LiteRT too, for boards that run either), each shipped classifier per face (the median
+    of ``rounds`` interleaved rounds, so that a slow spell touches every figure alike instead
+    of one thread count of one file)."""
     from runtime.backends import open_classifier, single_face_ms
     from runtime.model_folder import BACKENDS, export_path, shipped_models
 
-    det = time_detector(demo_frames(frames, (640, 480)), "short", warmup=10)
+    clip = demo_frames(frames, (640, 480))
+    det = time_detector(clip, "short", warmup=10)
+    by_engine = (
+        {e: time_detector(clip, "short", 10, engine=e)["mean_ms"] for e in ENGINES} if both_engines else {}
+    )
     engines = {
         f"{tier}/{task}/{backend}/{precision}/{t}": open_classifier(
             export_path(folder, backend, precision), threads=t
@@ -101,7 +133,8 @@ def measure_stages(threads: tuple[int, ...], frames: int = 120, rounds: int = 3,
         for key, clf in engines.items():
             times[key].append(single_face_ms(clf, np.zeros(clf.input_shape, np.float32), repeats=repeats))
     classifiers = {key: float(np.median(v)) for key, v in times.items()}
-    return {"detect_ms": det["mean_ms"], "classifiers": classifiers}
+    out = {"detect_ms": det["mean_ms"], "detector_engine": det.get("engine", ""), "classifiers": classifiers}
+    return {**out, "detect_ms_by_engine": by_engine} if by_engine else out
 
 
 def overhead_ms() -> dict[str, float]:
@@ -148,7 +181,7 @@ def cross_check(ms: dict[str, dict[str, float]]) -> dict[str, dict[str, tuple[fl
     the i7 for the FER model (published, fp32 and int8) times the i7 over here for YuNet, every
     published time brought to one thread in two consistent ways: cores that scale no further
     than two do here (the boards' and the i7's corrections then cancel), and cores that reach
-    Amdahl's bound (4 on a board, 20 on the i7). The fp32 FER model is not in ../shared, so
+    Amdahl's bound (4 on the Pi 4, 8 on the A76 board, 20 on the i7). The fp32 FER model is not in ../shared, so
     the int8 one's scaling here stands for it."""
     s2 = speedups(ms)
     i7, yunet, fer = PUBLISHED["i7"], s2["yunet_fp32"], s2["fer_int8"]
@@ -261,7 +294,8 @@ def estimate(here: dict, anchors: dict[str, dict[str, float]], counts: dict | No
     for device, d in DEVICES.items():
         board, clock = d["board"], d["clock"]
         fp32 = r[board]["fp32"]  # the detector and the glue: MediaPipe's float XNNPACK
-        det_ratio = scaled(here["detect_ms"], fp32, clock)
+        det_here = here.get("detect_ms_by_engine", {}).get(d["detector"], here["detect_ms"])
+        det_ratio = scaled(det_here, fp32, clock)
         if counts:
             ns, insns = ns_per_instruction(counts, anchors, board), counts["cpus"][CPU_OF[board]]
             det_insns = scaled(insns["detect"] / 1e6, ns, clock)
@@ -341,7 +375,7 @@ def calibration_lines(r: dict) -> list[str]:
             names[k],
             f"{ms['1'][k]:.2f}",
             f"{ms['2'][k]:.2f}",
-            f"{s2[k]:.2f} / {amdahl(s2[k], 4):.2f}",
+            f"{s2[k]:.2f} / {amdahl(s2[k], 4):.2f} / {amdahl(s2[k], 8):.2f}",
             one_thread("pi4", k),
             one_thread("a76", k),
             f"{PUBLISHED['i7'][k]}",
@@ -355,15 +389,16 @@ def calibration_lines(r: dict) -> list[str]:
     ]
     return [
         f"Calibration models here (OpenCV {r['opencv']} DNN, as published), ms; the published times are at "
-        "OpenCV's default threads (every core: 4 on the boards, 20 on the i7), brought to one thread "
-        "between this machine's 2-thread speed-up and Amdahl's 4-thread bound from it:",
+        "OpenCV's default threads (every core: 4 on the Pi 4B, 8 on the A76 board (4 A76 + 4 A55), "
+        "20 on the i7), brought to one thread "
+        "between this machine's 2-thread speed-up and Amdahl's bound from it for that many threads:",
         "",
         *table(
             [
                 "model",
                 "here, 1 thread",
                 "here, 2 threads",
-                "speed-up 2 / 4 (Amdahl)",
+                "speed-up 2 / 4 / 8 (Amdahl)",
                 "Pi 4B → 1 thread",
                 "Cortex-A76 board → 1 thread",
                 "i7-12700K (20 threads)",
@@ -380,7 +415,7 @@ def calibration_lines(r: dict) -> list[str]:
         *table(["board", "precision", "factor", "through the i7"], factors, "llrr"),
         "",
         "Assumptions: 64-bit OS, active cooling (no throttling), 640x480 frames, the classifiers' threads "
-        "as given (the detector on MediaPipe's own pool: it takes no thread count), every face "
+        "as given (the detector on its engine's own pool: it takes no thread count), every face "
         "classified on every frame (no stride), every task; "
         "Pi 4 at 1.5-1.8 GHz, Pi 5 at 2.4 GHz (the published A76 board runs at 2.25 GHz).",
         "",
@@ -394,6 +429,26 @@ def calibration_lines(r: dict) -> list[str]:
     ]
 
 
+def detector_lines(r: dict) -> list[str]:
+    """Which BlazeFace engine the detector figures are of, and (estimating) its time here."""
+    here = r.get("here", {})
+    if r["measured"]:
+        return [f"Detector: BlazeFace short-range on {here.get('detector_engine') or 'MediaPipe'} here.", ""]
+    by = here.get("detect_ms_by_engine")
+    if not by:
+        return []
+    per = ", ".join(f"{e} {ms:.2f} ms" for e, ms in by.items())
+    return [
+        f"Detector here (BlazeFace short-range, 640x480, per frame): {per}. MediaPipe's aarch64 build "
+        "needs ARMv8.1 atomics (LSE), which the Pi 4's Cortex-A72 (ARMv8.0) lacks: it stops with SIGILL "
+        "there, so on a Pi 4 the runtime runs the same file on LiteRT with MediaPipe's decoding "
+        "(runtime/blazeface_litert.py). Each board's rows are of the engine that runs on it: "
+        + ", ".join(f"{d.split(' (')[0]} {x['detector']}" for d, x in DEVICES.items())
+        + ".",
+        "",
+    ]
+
+
 def instruction_lines(r: dict) -> list[str]:
     """The instruction counts behind the ``instructions`` rows, when there are any."""
     if "instructions" not in r:
@@ -402,12 +457,15 @@ def instruction_lines(r: dict) -> list[str]:
     names = ["detect", "yunet_fp32", "fer_int8", *sorted(k for k in c[CPU_OF["pi4"]] if "/" in k)]
     counts = [[n, *(f"{c[CPU_OF[b]][n] / 1e6:.1f}" for b in CPU_OF)] for n in names]
     ns = [f"{b} {lo:.2f}–{hi:.2f} ns" for b, (lo, hi) in r["ns_per_instruction"].items()]
+    engines = r["instructions"].get("detector_engine", {})
+    counted = "; ".join(f"-cpu {cpu}: {e}" for cpu, e in engines.items())
     return [
         f"Instructions per call (millions), counted under qemu-user {r['instructions']['qemu']} with "
         "scripts/count_aarch64.sh (every thread, one-thread engines; each library takes the kernels it "
         "takes on that core). A board's time is its instructions times its ns per instruction, from the "
         f"calibration models' one-thread times over their instructions ({'; '.join(ns)}); the ratio "
-        "route's FPS stays beside each row as a cross-check.",
+        "route's FPS stays beside each row as a cross-check."
+        + (f" The detector as counted ran on: {counted}." if counted else ""),
         "",
         *table(["stage", *(f"-cpu {CPU_OF[b]}" for b in CPU_OF)], counts, "lrr"),
         "",
@@ -439,6 +497,7 @@ def markdown(r: dict) -> str:
         f"`{r['command']}`, {r['when']}, measured on {r['cpu']} ({r['machine']}).",
         "",
     ]
+    lines += detector_lines(r)
     if not r["measured"]:
         lines += calibration_lines(r) + instruction_lines(r)
     lines += table(
@@ -494,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         a.repeats = 30 if a.measured else 100
     if min(a.frames, a.rounds, a.repeats) < 1:
         p.error("--frames, --rounds and --repeats must be at least 1")
-    here = measure_stages(threads, a.frames, a.rounds, a.repeats)
+    here = measure_stages(threads, a.frames, a.rounds, a.repeats, both_engines=not a.measured)
     here["overhead"] = overhead_ms()
     r: dict = {
         "command": "python -m benchmarks.pi_estimate" + (" --measured" if a.measured else ""),

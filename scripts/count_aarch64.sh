@@ -9,8 +9,9 @@
 # Debian's qemu-user is static and static qemu has no plugin interface, so this builds
 # qemu-aarch64 with plugins from Debian's source of the same qemu (10.0.13, the one that runs
 # onnxruntime 1.32; scripts/qemu_trixie.sh) and the marker plugin scripts/qemu_plugin/
-# insn_markers.c, into .cache/qemu-plugins (first time: about 10 minutes on 2 cores). Uses the
-# arm64 root of `make emulate-aarch64` (run it first). Needs root (chroot, apt).
+# insn_markers.c, into .cache/qemu-plugins (first time: about 10 minutes on 2 cores). Runs in
+# the arm64 root of `make emulate-aarch64` (scripts/arm64_root.sh; built here if missing).
+# Needs root (chroot, apt, binfmt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=${ARM_ROOT:-.cache/arm64-root}
@@ -20,8 +21,7 @@ OUT=${OUT:-benchmarks/results/pi_instructions.json}
 ANCHORS=${EDGE_FACE_SHARED:-../shared}/anchors/opencv_zoo
 CPUS=${CPUS:-cortex-a72 cortex-a76}
 
-[ "$(id -u)" = 0 ] || { echo "error: counting needs root (chroot, apt); run it as root" >&2; exit 2; }
-[ -x "$ROOT_DIR/venv/bin/python" ] || { echo "error: no arm64 root in $ROOT_DIR; run make emulate-aarch64 first" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "error: counting needs root (chroot, apt, binfmt); run it as root" >&2; exit 2; }
 [ -f "$ANCHORS/face_detection_yunet_2023mar.onnx" ] || { echo "error: no calibration models in $ANCHORS" >&2; exit 2; }
 
 if [ ! -x "$BUILD/qemu-aarch64" ] || [ ! -f "$BUILD/libinsn_markers.so" ]; then
@@ -42,24 +42,25 @@ if [ ! -x "$BUILD/qemu-aarch64" ] || [ ! -f "$BUILD/libinsn_markers.so" ]; then
   rm -rf "$src"
 fi
 
+source scripts/arm64_root.sh  # the root, binfmt and mounts, undone on exit
+arm64_root_enter "$ROOT_DIR"
+
 # The dynamic qemu and its x86-64 libraries into the root, where the arm64 system has no
 # x86-64 files to clash with, so it runs there natively and loads the plugin.
 mkdir -p "$ROOT_DIR/qemu-plugins"
 cp "$BUILD/qemu-aarch64" "$BUILD/libinsn_markers.so" "$ROOT_DIR/qemu-plugins/"
-for lib in $(ldd "$BUILD/qemu-aarch64" | grep -o '/[^ ]*'); do cp --parents -L "$lib" "$ROOT_DIR/"; done
+# libgcc_s is not linked but opened by glibc when a thread exits (pthread_exit's unwinder).
+for lib in $(ldd "$BUILD/qemu-aarch64" | grep -o '/[^ ]*') /lib/x86_64-linux-gnu/libgcc_s.so.1; do
+  cp --parents -L "$lib" "$ROOT_DIR/"
+done
 
-rm -rf "$ROOT_DIR/edge-face" && mkdir -p "$ROOT_DIR/edge-face/anchors"
-git ls-files -z | xargs -0 -I{} cp --parents -a {} "$ROOT_DIR/edge-face/" 2>/dev/null || true
-cp -a runtime/assets/. "$ROOT_DIR/edge-face/runtime/assets/"
-cp "$ANCHORS"/*.onnx "$ROOT_DIR/edge-face/anchors/"
-cp /etc/ssl/certs/ca-certificates.crt "$ROOT_DIR/etc/ssl/certs/ca-certificates.crt"
-for fs in proc sys dev; do mount --bind /$fs "$ROOT_DIR/$fs" 2>/dev/null || true; done
-trap 'umount "$ROOT_DIR/proc" "$ROOT_DIR/sys" "$ROOT_DIR/dev" 2>/dev/null || true' EXIT
+arm64_root_project "$ROOT_DIR"
+mkdir -p "$ROOT_DIR/edge-face/anchors" && cp "$ANCHORS"/*.onnx "$ROOT_DIR/edge-face/anchors/"
+arm64_root_venv "$ROOT_DIR"
 chroot "$ROOT_DIR" /bin/bash -euo pipefail -c '
   export PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
   [ -x /venv-calib/bin/python ] || python3 -m venv /venv-calib
   /venv-calib/bin/pip install -q -r /edge-face/requirements/pi-calibration.txt
-  /venv/bin/pip install -q --no-deps -e /edge-face
 '
 
 work=$(mktemp -d)
@@ -78,6 +79,9 @@ import json, re, sys
 from pathlib import Path
 work, out, version, cpus = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4:]
 result = {"qemu": version, "method": "qemu-user TCG plugin (scripts/qemu_plugin/insn_markers.c), every thread", "cpus": {}}
+if out.is_file():  # CPUS=... counts one core at a time: the other cores' counts are kept
+    old = json.loads(out.read_text())
+    result["cpus"], result["detector_engine"] = old["cpus"], old.get("detector_engine", {})
 for cpu in cpus:
     counts = {}
     for what in ("ours", "anchors"):
@@ -85,6 +89,8 @@ for cpu in cpus:
         marks = {int(k): int(v) for k, v in re.findall(r"^marker (\d+) (\d+)$", (work / f"{cpu}-{what}.err").read_text(), re.M)}
         for i, name in enumerate(names["names"]):
             counts[name] = (marks[2 * i + 1] - marks[2 * i]) / names["calls"]
+        if "detector_engine" in names:
+            result.setdefault("detector_engine", {})[cpu] = names["detector_engine"]
     result["cpus"][cpu] = counts
 tmp = out.with_suffix(".tmp")
 tmp.write_text(json.dumps(result, indent=1) + "\n")

@@ -15,36 +15,8 @@ RUNTIME_PY=${RUNTIME_PY:-.venv-runtime/bin/python}
 OUT=${OUT:-.cache/aarch64-run}
 mkdir -p "$OUT" .cache
 
-if [ "$(id -u)" != 0 ]; then
-  echo "error: the emulated run needs root (debootstrap, chroot); run it as root or in CI" >&2
-  exit 2
-fi
-command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap
-source scripts/apt_mirror.sh  # debian_mirror: the Debian mirror this machine's apt uses
-# qemu 10 from Debian Trixie (scripts/qemu_trixie.sh), registered with binfmt_misc (flag F:
-# opened now, so it also works inside the chroot) and restored on exit.
-source scripts/qemu_trixie.sh
-QEMU=$(pwd)/$(qemu_from_trixie qemu-aarch64)
-BINFMT=/proc/sys/fs/binfmt_misc
-[ -e $BINFMT/register ] || mount binfmt_misc -t binfmt_misc $BINFMT
-for other in qemu-aarch64; do [ -e $BINFMT/$other ] && echo 0 > $BINFMT/$other; done
-[ -e $BINFMT/edge-face-aarch64 ] && echo -1 > $BINFMT/edge-face-aarch64
-printf '%s' ':edge-face-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:'"$QEMU"':FPC' > $BINFMT/register
-cleanup() {
-  umount "$ROOT_DIR/proc" "$ROOT_DIR/sys" "$ROOT_DIR/dev" 2>/dev/null || true
-  [ -e $BINFMT/edge-face-aarch64 ] && echo -1 > $BINFMT/edge-face-aarch64
-  [ -e $BINFMT/qemu-aarch64 ] && echo 1 > $BINFMT/qemu-aarch64 || true
-}
-trap cleanup EXIT
-
-if [ ! -x "$ROOT_DIR/usr/bin/python3" ]; then
-  # From the Debian mirror this machine's apt uses (scripts/apt_mirror.sh; DEBIAN_MIRROR overrides).
-  MIRROR_URL=$(debian_mirror)
-  echo "building the arm64 root in $ROOT_DIR (debootstrap, a few minutes)"
-  debootstrap --arch=arm64 --variant=minbase \
-    --include=python3,python3-venv,python3-pip,make,libegl1,libgles2,libgl1,libglib2.0-0,ca-certificates \
-    bookworm "$ROOT_DIR" "$MIRROR_URL"
-fi
+source scripts/arm64_root.sh  # arm64_root_enter / _project / _venv: the root, binfmt, undone on exit
+arm64_root_enter "$ROOT_DIR"
 
 # The clip: 30 frames of the demo face, written once here and read on both sides.
 "$RUNTIME_PY" - "$OUT/clip.mp4" <<'PY'
@@ -58,20 +30,13 @@ w.release()
 PY
 
 # The project, as committed plus the runtime assets and shipped exports, into the arm64 root.
-rm -rf "$ROOT_DIR/edge-face" && mkdir -p "$ROOT_DIR/edge-face"
-git ls-files -z | xargs -0 -I{} cp --parents -a {} "$ROOT_DIR/edge-face/" 2>/dev/null || true
-cp -a runtime/assets/. "$ROOT_DIR/edge-face/runtime/assets/"
+arm64_root_project "$ROOT_DIR"
 cp "$OUT/clip.mp4" "$ROOT_DIR/edge-face/clip.mp4"
-cp /etc/ssl/certs/ca-certificates.crt "$ROOT_DIR/etc/ssl/certs/ca-certificates.crt"
-for fs in proc sys dev; do mount --bind /$fs "$ROOT_DIR/$fs" 2>/dev/null || true; done
+arm64_root_venv "$ROOT_DIR"
 
 chroot "$ROOT_DIR" /bin/bash -euo pipefail -c '
   cd /edge-face
   echo "arm64 root: $(uname -m), $(python3 --version)"
-  [ -x /venv/bin/python ] || python3 -m venv /venv
-  export PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
-  /venv/bin/pip install -q -r requirements/runtime-aarch64.txt
-  /venv/bin/pip install -q --no-deps -e .
   /venv/bin/python -c "import platform, mediapipe, onnxruntime; print(\"installed on\", platform.machine(), \"mediapipe\", mediapipe.__version__, \"onnxruntime\", onnxruntime.__version__)"
   /venv/bin/python -m runtime --source clip.mp4 --no-show --json /edge-face/arm64.jsonl \
     2> >(grep -v "cpuinfo\|Location" >&2)

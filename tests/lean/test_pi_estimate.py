@@ -178,3 +178,14 @@ def test_instruction_counts_become_ms_by_each_boards_ns_per_instruction_and_keep
         }
     )
     assert "| FPS by ratio |" in text and "-cpu cortex-a76" in text and "ESTIMATES, not measured" in text
+
+
+def test_each_board_scales_the_detector_engine_that_runs_there():
+    """The Pi 4 runs BlazeFace on LiteRT (MediaPipe's build needs ARMv8.1 atomics), the Pi 5 on
+    MediaPipe: the ratio route scales each one's own time here."""
+    plain = pe.estimate(here(), ANCHORS)
+    both = pe.estimate({**here(), "detect_ms_by_engine": {"mediapipe": 5.0, "litert": 10.0}}, ANCHORS)
+    for x, y in zip(plain, both, strict=True):
+        k = 2.0 if pe.DEVICES[x["device"]]["detector"] == "litert" else 1.0
+        assert y["detect_ms"] == pytest.approx([k * v for v in x["detect_ms"]], abs=0.06)
+    assert {d["detector"] for d in pe.DEVICES.values()} == {"litert", "mediapipe"}
