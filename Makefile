@@ -34,6 +34,7 @@ help:
 	@echo "make serve      the live view in a browser (http://127.0.0.1:8000/) and the HTTP API"
 	@echo "make batch      many videos and photos (SOURCES=..., OUTPUT=DIR): per-file JSON lines, two tables"
 	@echo "make bench      speed and accuracy benchmarks"
+	@echo "make pi-estimate / bench-pi  Raspberry Pi 4 / 5 estimates here; measured figures on a Pi"
 	@echo "make lint       ruff (lint + format check) on everything, mypy on the runtime"
 	@echo "make dist       the edge-face wheel: the runtime with its models, for pip install"
 
@@ -249,8 +250,9 @@ batch: setup-runtime setup-scale
 bench-batch: setup-runtime setup-scale
 	$(RUNTIME_PY) -m benchmarks.batch $(ARGS)
 
-# Raspberry Pi figures (issue R): pi-estimate scales this machine's stage times by two
-# calibration models with published Pi timings (../shared/anchors/opencv_zoo); on a Pi,
+# Raspberry Pi figures (issue R): pi-estimate turns the stages' counted aarch64 instructions
+# (pi-count) into Pi milliseconds with two calibration models with published Pi timings
+# (../shared/anchors/opencv_zoo), this machine's times scaled by their ratios beside; on a Pi,
 # bench-pi measures the same stages there (benchmarks/results/pi_measured_<board>.{json,md}).
 pi-estimate: setup-runtime .venv-calib/.done
 	$(RUNTIME_PY) -m benchmarks.pi_estimate $(ARGS)
@@ -281,9 +283,10 @@ setup-bench: $(RUNTIME_VENV)/.bench-done
 bench: setup-bench $(if $(wildcard $(SHARED)/anchors),setup-train)
 	$(RUNTIME_PY) -m benchmarks $(ARGS)
 
-# The lean runtime on 64-bit ARM under qemu emulation, output compared with this machine's,
-# then make bench-pi there, its JSON and Markdown checked (needs root; about 25 minutes; not part
-# of make test). Results in .cache/aarch64-run/.
+# The lean runtime on 64-bit ARM under qemu emulation (qemu's default core, then a Pi 4's
+# Cortex-A72), output compared with this machine's, then make bench-pi there, its JSON and
+# Markdown checked (needs root; about 10 minutes, more the first time; not part of make test).
+# Results in .cache/aarch64-run/.
 emulate-aarch64: setup-runtime
 	RUNTIME_PY=$(RUNTIME_PY) bash scripts/emulate_aarch64.sh
 

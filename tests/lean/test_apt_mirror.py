@@ -114,10 +114,14 @@ def test_override_wins(tmp_path):
 
 
 def test_scripts_parse_and_use_the_helper():
-    for name in ("apt_mirror.sh", "qemu_trixie.sh", "emulate_aarch64.sh"):
+    scripts = ("apt_mirror.sh", "qemu_trixie.sh", "arm64_root.sh", "emulate_aarch64.sh", "count_aarch64.sh")
+    for name in scripts:
         script = ROOT / "scripts" / name
         assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0, name
-    for name in ("qemu_trixie.sh", "emulate_aarch64.sh"):
+        assert "http://deb." not in script.read_text(), name
+    # Every script that fetches from Debian asks the helper for the mirror (directly, or through
+    # qemu_trixie.sh, which sources it).
+    for name in ("qemu_trixie.sh", "arm64_root.sh", "count_aarch64.sh"):
         text = (ROOT / "scripts" / name).read_text()
-        assert "debian_mirror" in text and "apt_mirror.sh" in text, name
-        assert "http://deb." not in text, name
+        assert "debian_mirror" in text and ("apt_mirror.sh" in text or "qemu_trixie.sh" in text), name
+    assert "arm64_root.sh" in (ROOT / "scripts" / "emulate_aarch64.sh").read_text()

@@ -159,8 +159,8 @@ def test_instruction_counts_become_ms_by_each_boards_ns_per_instruction_and_keep
             (2 if pi4 else 1) * x["classify_ms_per_face"][1], rel=0.02
         )
     assert (
-        pe.estimate(here(), ANCHORS, counts(2.0, 1.6)) == rows
-    )  # only instructions relative to the calibration count
+        pe.estimate(here(), ANCHORS, counts(0.5, 0.4)) == rows
+    )  # only instructions relative to the calibration count (the decode-width floor aside)
     text = pe.markdown(
         {
             "command": "c",
@@ -189,3 +189,11 @@ def test_each_board_scales_the_detector_engine_that_runs_there():
         k = 2.0 if pe.DEVICES[x["device"]]["detector"] == "litert" else 1.0
         assert y["detect_ms"] == pytest.approx([k * v for v in x["detect_ms"]], abs=0.06)
     assert {d["detector"] for d in pe.DEVICES.values()} == {"litert", "mediapipe"}
+
+
+def test_ns_per_instruction_never_implies_more_instructions_a_cycle_than_the_core_decodes():
+    few = counts()
+    few["cpus"]["cortex-a76"]["fer_int8"] = 1e9  # as if the expression model ran at ~10 a cycle
+    lo, hi = pe.ns_per_instruction(few, ANCHORS, "a76")
+    assert lo == pytest.approx(1 / (4 * 2.25)) and hi > lo
+    assert pe.ns_per_instruction(counts(), ANCHORS, "a76")[0] > 1 / (4 * 2.25)

@@ -366,12 +366,15 @@ def test_a_live_source_strides_only_when_the_machine_falls_behind(fps, strided):
 
 
 def test_a_pipeline_is_a_context_manager_that_closes_its_detector():
+    from runtime.detection import DetectorError
     from runtime.options import RuntimeConfig
     from runtime.pipeline import Pipeline
 
+    frame = np.zeros((480, 640, 3), np.uint8)
     with Pipeline(RuntimeConfig(tasks=("emotion",))) as pipe:
-        assert pipe.detector._detector is not None
-    assert pipe.detector._detector is None
+        assert pipe.detector.detect(frame) == []
+    with pytest.raises(DetectorError, match="closed"):
+        pipe.detector.detect(frame)
 
 
 @pytest.mark.slow

@@ -175,13 +175,19 @@ with edge_face.Analyzer(tier="nano") as analyzer:
     as_pil = analyzer.analyze(Image.open("still.jpg"))
     streamed = list(analyzer.stream("clip.mp4"))
 (face,) = as_array
+from edge_face.detection import DetectorError
+try:
+    analyzer.pipeline.detector.detect(frame)
+    closed = False
+except DetectorError:
+    closed = True
 print(json.dumps({
     "labels": [face.emotion.label, face.gender.label],
     "same": [f.emotion.label for f in as_path + as_pil],
     "prob_sum": round(sum(face.emotion.probs.values()), 3),
     "frames": len(streamed),
     "record": streamed[-1][1][0].to_dict(),
-    "closed": analyzer.pipeline.detector._detector is None,
+    "closed": closed,
 }))
 """
 
