@@ -301,10 +301,13 @@ def test_fit_help_lists_every_model_recipe_and_label_source_the_docs_use():
 def test_an_age_run_learns_years_and_reports_its_errors_per_band(age_npz, tmp_path):
     """Age: year bins with Gaussian targets from a gender file's ages; the card says what the
     output means, the metrics are errors in years per band, and the report draws estimates
-    against the truth."""
+    against the truth. The age recipe's own 12 epochs: 5 smoke epochs (heavy augmentation,
+    patience 3) left the tiny model at a near-constant guess on some CPUs (MAE 19.7 against
+    1.8-4.3 with this recipe, seeds 0 and 1)."""
     age = tmp_path / "age"
-    data = ["--data", str(age_npz["train"]), "--eval", str(age_npz["val"]), *TINY]
-    r = run_train("fit", "--task", "age", "--epochs", "5", "--output", str(age), *data)
+    tiny_age = ("--model", "tiny", "--recipe", "age", "--batch-size", "16", "--threads", "1", "--quiet")
+    data = ["--data", str(age_npz["train"]), "--eval", str(age_npz["val"]), *tiny_age]
+    r = run_train("fit", "--task", "age", "--output", str(age), *data)
     assert r.returncode == 0, r.stderr
     card = json.loads((age / "model.card.json").read_text())
     assert card["output"]["kind"] == "expectation" and len(card["labels"]) == 101
