@@ -43,6 +43,7 @@ def ours(names: list[str]) -> dict:
     import numpy as np
 
     from runtime.backends import open_classifier
+    from runtime.card import sha256_of
     from runtime.detector import open_detector
     from runtime.model_folder import BACKENDS, export_path, shipped_models
     from runtime.sources import DemoSource
@@ -52,14 +53,17 @@ def ours(names: list[str]) -> dict:
         it = iter(frames * 2)
         bracket(names, "detect", lambda: det.detect(next(it)))
         engine = getattr(det, "engine", "")  # LiteRT where MediaPipe's build cannot run
+    files = {}  # what was counted: benchmarks.pi_estimate refuses counts of other files
     for tier in ("accurate", "nano"):
         for task, folder in shipped_models(tier).items():
             for backend in BACKENDS:
                 for precision in ("int8", "fp32"):
-                    clf = open_classifier(export_path(folder, backend, precision), threads=1)
+                    path = export_path(folder, backend, precision)
+                    files[f"{tier}/{task}/{backend}/{precision}"] = sha256_of(path)
+                    clf = open_classifier(path, threads=1)
                     x = np.zeros((1, *clf.input_shape), np.float32)
                     bracket(names, f"{tier}/{task}/{backend}/{precision}", lambda c=clf, x=x: c.predict(x))
-    return {"detector_engine": engine}
+    return {"detector_engine": engine, "files": files}
 
 
 def anchors(names: list[str], folder: Path) -> dict:

@@ -287,6 +287,33 @@ def frame_figures(
     return det, cls, (1000 / frame[1], 1000 / frame[0])
 
 
+def current_counts(path: Path) -> dict | None:
+    """The instruction counts in ``path`` if they are of the shipped files as they are now;
+    else None (and a line saying so): counts of other models would price the wrong work."""
+    if not path.is_file():
+        return None
+    from runtime.card import sha256_of
+    from runtime.model_folder import BACKENDS, export_path, shipped_models
+
+    counts = json.loads(path.read_text())
+    now = {
+        f"{tier}/{task}/{backend}/{precision}": sha256_of(export_path(folder, backend, precision))
+        for tier in ("accurate", "nano")
+        for task, folder in shipped_models(tier).items()
+        for backend in BACKENDS
+        for precision in ("int8", "fp32")
+    }
+    if counts.get("files") != now:
+        stale = sorted(k for k in now if counts.get("files", {}).get(k) != now[k])
+        print(
+            f"warning: {path.name} counts other model files than the shipped ones ({', '.join(stale[:3])}"
+            f"{', ...' if len(stale) > 3 else ''}); every row uses the ratio route: run make pi-count",
+            file=sys.stderr,
+        )
+        return None
+    return counts
+
+
 def estimate(here: dict, anchors: dict[str, dict[str, float]], counts: dict | None = None) -> list[dict]:
     """Every row for both boards from this machine's stage times (``here``) and the calibration
     models' ms here (``anchors``). By default the ratio route scales our times. With
@@ -584,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         r["cross_check"] = {
             b: {k: list(v) for k, v in x.items()} for b, x in cross_check(anchors["ms"]).items()
         }
-        counts = json.loads(INSTRUCTIONS.read_text()) if INSTRUCTIONS.is_file() else None
+        counts = current_counts(INSTRUCTIONS)
         if counts:
             r["instructions"] = counts
             r["ns_per_instruction"] = {b: ns_per_instruction(counts, anchors["ms"], b) for b in CPU_OF}

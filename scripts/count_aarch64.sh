@@ -81,7 +81,8 @@ work, out, version, cpus = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sy
 result = {"qemu": version, "method": "qemu-user TCG plugin (scripts/qemu_plugin/insn_markers.c), every thread", "cpus": {}}
 if out.is_file():  # CPUS=... counts one core at a time: the other cores' counts are kept
     old = json.loads(out.read_text())
-    result["cpus"], result["detector_engine"] = old["cpus"], old.get("detector_engine", {})
+    if old.get("files") == json.loads((work / f"{cpus[0]}-ours.json").read_text()).get("files"):
+        result["cpus"], result["detector_engine"] = old["cpus"], old.get("detector_engine", {})
 for cpu in cpus:
     counts = {}
     for what in ("ours", "anchors"):
@@ -91,6 +92,7 @@ for cpu in cpus:
             counts[name] = (marks[2 * i + 1] - marks[2 * i]) / names["calls"]
         if "detector_engine" in names:
             result.setdefault("detector_engine", {})[cpu] = names["detector_engine"]
+            result["files"] = names["files"]  # the sha256 of every classifier file counted
     result["cpus"][cpu] = counts
 tmp = out.with_suffix(".tmp")
 tmp.write_text(json.dumps(result, indent=1) + "\n")

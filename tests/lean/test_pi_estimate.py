@@ -197,3 +197,27 @@ def test_ns_per_instruction_never_implies_more_instructions_a_cycle_than_the_cor
     lo, hi = pe.ns_per_instruction(few, ANCHORS, "a76")
     assert lo == pytest.approx(1 / (4 * 2.25)) and hi > lo
     assert pe.ns_per_instruction(counts(), ANCHORS, "a76")[0] > 1 / (4 * 2.25)
+
+
+def test_counts_of_other_model_files_are_refused_and_the_ratio_route_used(tmp_path, capsys):
+    import json
+
+    from runtime.card import sha256_of
+    from runtime.model_folder import BACKENDS, export_path, shipped_models
+
+    files = {
+        f"{tier}/{task}/{backend}/{precision}": sha256_of(export_path(folder, backend, precision))
+        for tier in ("accurate", "nano")
+        for task, folder in shipped_models(tier).items()
+        for backend in BACKENDS
+        for precision in ("int8", "fp32")
+    }
+    path = tmp_path / "pi_instructions.json"
+    path.write_text(json.dumps({**counts(), "files": files}))
+    assert pe.current_counts(path)["cpus"] == counts()["cpus"]
+    retrained = {**files, "nano/emotion/tflite/int8": "0" * 64}
+    path.write_text(json.dumps({**counts(), "files": retrained}))
+    assert pe.current_counts(path) is None
+    err = capsys.readouterr().err
+    assert "nano/emotion/tflite/int8" in err and "make pi-count" in err
+    assert pe.current_counts(tmp_path / "absent.json") is None
