@@ -45,7 +45,7 @@ def ours(names: list[str]) -> dict:
     from runtime.backends import open_classifier
     from runtime.card import sha256_of
     from runtime.detector import open_detector
-    from runtime.model_folder import BACKENDS, export_path, shipped_models
+    from runtime.model_folder import shipped_exports
     from runtime.sources import DemoSource
 
     frames = [f.image for f in DemoSource(frames=CALLS + 1, size=(640, 480)).frames()]
@@ -54,15 +54,11 @@ def ours(names: list[str]) -> dict:
         bracket(names, "detect", lambda: det.detect(next(it)))
         engine = getattr(det, "engine", "")  # LiteRT where MediaPipe's build cannot run
     files = {}  # what was counted: benchmarks.pi_estimate refuses counts of other files
-    for tier in ("accurate", "nano"):
-        for task, folder in shipped_models(tier).items():
-            for backend in BACKENDS:
-                for precision in ("int8", "fp32"):
-                    path = export_path(folder, backend, precision)
-                    files[f"{tier}/{task}/{backend}/{precision}"] = sha256_of(path)
-                    clf = open_classifier(path, threads=1)
-                    x = np.zeros((1, *clf.input_shape), np.float32)
-                    bracket(names, f"{tier}/{task}/{backend}/{precision}", lambda c=clf, x=x: c.predict(x))
+    for key, path in shipped_exports().items():
+        files[key] = sha256_of(path)
+        clf = open_classifier(path, threads=1)
+        x = np.zeros((1, *clf.input_shape), np.float32)
+        bracket(names, key, lambda c=clf, x=x: c.predict(x))
     return {"detector_engine": engine, "files": files}
 
 

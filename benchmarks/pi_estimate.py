@@ -113,7 +113,7 @@ def measure_stages(
     of ``rounds`` interleaved rounds, so that a slow spell touches every figure alike instead
     of one thread count of one file)."""
     from runtime.backends import open_classifier, single_face_ms
-    from runtime.model_folder import BACKENDS, export_path, shipped_models
+    from runtime.model_folder import shipped_exports
 
     clip = demo_frames(frames, (640, 480))
     det = time_detector(clip, "short", warmup=10)
@@ -121,13 +121,8 @@ def measure_stages(
         {e: time_detector(clip, "short", 10, engine=e)["mean_ms"] for e in ENGINES} if both_engines else {}
     )
     engines = {
-        f"{tier}/{task}/{backend}/{precision}/{t}": open_classifier(
-            export_path(folder, backend, precision), threads=t
-        )
-        for tier in ("accurate", "nano")
-        for task, folder in shipped_models(tier).items()
-        for backend in BACKENDS
-        for precision in ("int8", "fp32")
+        f"{key}/{t}": open_classifier(path, threads=t)
+        for key, path in shipped_exports().items()
         for t in threads
     }
     times: dict[str, list[float]] = {key: [] for key in engines}
@@ -293,16 +288,10 @@ def current_counts(path: Path) -> dict | None:
     if not path.is_file():
         return None
     from runtime.card import sha256_of
-    from runtime.model_folder import BACKENDS, export_path, shipped_models
+    from runtime.model_folder import shipped_exports
 
     counts = json.loads(path.read_text())
-    now = {
-        f"{tier}/{task}/{backend}/{precision}": sha256_of(export_path(folder, backend, precision))
-        for tier in ("accurate", "nano")
-        for task, folder in shipped_models(tier).items()
-        for backend in BACKENDS
-        for precision in ("int8", "fp32")
-    }
+    now = {key: sha256_of(file) for key, file in shipped_exports().items()}
     if counts.get("files") != now:
         stale = sorted(k for k in now if counts.get("files", {}).get(k) != now[k])
         print(

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from .detection import DetectorError
+from .quiet import native_banners_filtered
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,6 @@ class LiteRTBlazeFaceEngine:
 
     def __init__(self, path: Path, variant: str, min_score: float, threads: int | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
-
-        from .quiet import native_banners_filtered
 
         self.scheme, self.min_score = SCHEMES[variant], min_score
         self.interpreter: Any = None

@@ -151,6 +151,18 @@ def shipped_models(tier: str = "accurate") -> dict[str, Path]:
     return {task: models_dir() / name for task, name in index[tier].items()}
 
 
+def shipped_exports(precisions: tuple[str, ...] = ("int8", "fp32")) -> dict[str, Path]:
+    """Every shipped classifier file of both tiers, keyed ``tier/task/backend/precision``: the
+    set the Raspberry Pi benchmarks time, count and fingerprint."""
+    return {
+        f"{tier}/{task}/{backend}/{precision}": export_path(folder, backend, precision)
+        for tier in TIERS
+        for task, folder in shipped_models(tier).items()
+        for backend in BACKENDS
+        for precision in precisions
+    }
+
+
 def task_files(
     tasks: tuple[str, ...] | list[str],
     tier: str = "accurate",

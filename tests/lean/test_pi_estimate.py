@@ -203,15 +203,9 @@ def test_counts_of_other_model_files_are_refused_and_the_ratio_route_used(tmp_pa
     import json
 
     from runtime.card import sha256_of
-    from runtime.model_folder import BACKENDS, export_path, shipped_models
+    from runtime.model_folder import shipped_exports
 
-    files = {
-        f"{tier}/{task}/{backend}/{precision}": sha256_of(export_path(folder, backend, precision))
-        for tier in ("accurate", "nano")
-        for task, folder in shipped_models(tier).items()
-        for backend in BACKENDS
-        for precision in ("int8", "fp32")
-    }
+    files = {key: sha256_of(path) for key, path in shipped_exports().items()}
     path = tmp_path / "pi_instructions.json"
     path.write_text(json.dumps({**counts(), "files": files}))
     assert pe.current_counts(path)["cpus"] == counts()["cpus"]
