@@ -111,9 +111,13 @@ def _convert(model, card: ModelCard, target: Target, calib: Calibration) -> byte
     return convert.to_tflite(model, card, card_precision(target.precision), lambda: calib.batches(1))
 
 
-def _quantization_recipe() -> dict:
+def _quantization_recipe(target: Target) -> dict:
+    """How an int8 file was quantized, for its card."""
+    from export.convert import TFLITE_INT8_RECIPE
     from export.quantize import DEFAULT_RECIPE
 
+    if target.format == "tflite":
+        return dict(TFLITE_INT8_RECIPE)
     return {
         "tool": "onnxruntime.quantization.quantize_static",
         "format": "QDQ",
@@ -192,11 +196,7 @@ def export_target(
                 "precision": card_precision(target.precision),
                 "tools": tool_versions(),
                 "calibration": calib.source if target.precision == "int8" else None,
-                **(
-                    {"quantization": _quantization_recipe()}
-                    if target.precision == "int8" and target.format == "onnx"
-                    else {}
-                ),
+                **({"quantization": _quantization_recipe(target)} if target.precision == "int8" else {}),
                 "verification": result.checks,
             },
         )

@@ -122,7 +122,11 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _balance_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("balance", help="two-class models: equal recall on the validation split")
+    p = sub.add_parser(
+        "balance",
+        help="move the decision boundaries on the validation split: equal recall for two classes, "
+        "logit adjustment for more",
+    )
     p.add_argument("--model", required=True, help="run folder or its model.keras")
     p.add_argument("--threads", type=int, default=0)
 

@@ -87,6 +87,8 @@ def test_every_format_is_written_with_a_card_that_describes_it(exported):
     tensors = Interpreter(model_path=str(exported / "model.int8.tflite")).get_tensor_details()
     int8 = [t for t in tensors if t["dtype"] == np.int8]
     assert len(int8) >= 4  # the convolutions are integer
+    tfl = read_card(card_path_for(exported / "model.int8.tflite")).export["quantization"]
+    assert tfl["float_first_conv"] is True and "FULLY_CONNECTED" in tfl["float_ops"]
 
     import onnx
 
@@ -279,6 +281,21 @@ def _tiny_int8(exported, emotion_npz, **recipe) -> bytes:
     ds = load_for(card, str(emotion_npz["test"])).subset(np.arange(32))
     calib = Calibration(prepare_batch(ds.images, card.input, ds.order), {})
     return onnx_int8((exported / "model.fp32.onnx").read_bytes(), calib, Int8Recipe(**recipe))
+
+
+@pytest.mark.slow
+def test_the_int8_tflite_file_keeps_its_first_convolution_float(exported):
+    """The first CONV_2D reads the float input and writes float; every later one is int8."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(exported / "model.int8.tflite"))
+    dtype = {t["index"]: t["dtype"] for t in it.get_tensor_details()}
+    convs = [op for op in it._get_ops_details() if op["op_name"] == "CONV_2D"]
+    assert len(convs) >= 2
+    first, rest = convs[0], convs[1:]
+    assert dtype[first["inputs"][0]] == np.float32 and dtype[first["outputs"][0]] == np.float32
+    assert all(dtype[op["inputs"][0]] == np.int8 for op in rest)
 
 
 @pytest.mark.slow

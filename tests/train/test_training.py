@@ -188,6 +188,47 @@ def test_equal_recall_shift_finds_the_balancing_offset():
     assert s == pytest.approx(-0.8, abs=0.25) and abs(r0 - r1) < 0.02
 
 
+def test_prior_correction_picks_the_tau_that_serves_accuracy_and_balance():
+    import numpy as np
+
+    from train.balance import TAUS, adjusted, prior_correction
+
+    rng = np.random.default_rng(0)
+    prior = np.array([0.6, 0.3, 0.1])
+    y = rng.choice(3, 3000, p=[0.4, 0.3, 0.3])  # users' shares differ from training's
+    logits = 1.5 * np.eye(3)[y] + rng.normal(0, 1.0, (3000, 3)) + np.log(prior)  # trained on the prior
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    tau, scores = prior_correction(probs, y, prior)
+    assert tau in TAUS and len(scores) == len(TAUS)
+    by_tau = {s["tau"]: s for s in scores}
+    mean = lambda s: s["accuracy"] + s["balanced_accuracy"]  # noqa: E731
+    assert all(mean(by_tau[tau]) >= mean(s) for s in scores)
+    assert 0.3 <= tau <= 1.0  # the rare class was under-called: the correction is real
+    assert by_tau[tau]["balanced_accuracy"] > by_tau[0.0]["balanced_accuracy"] + 0.05
+    rare = adjusted(probs, prior, tau) == 2
+    assert rare.mean() > (probs.argmax(1) == 2).mean()
+
+
+@pytest.mark.slow
+def test_an_emotion_model_is_balanced_by_logit_adjustment_folded_into_its_bias(trained, tmp_path):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(trained, out, ignore=shutil.ignore_patterns("checkpoints"))
+    r = run_train("balance", "--model", str(out), "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    cal = json.loads((out / "model.card.json").read_text())["training"]["calibration"]
+    assert sum(cal["prior"].values()) == pytest.approx(1, abs=1e-3)
+    assert set(cal["logit_shift"]) == set(cal["prior"])
+    chosen = next(s for s in cal["validation_scores"] if s["tau"] == cal["tau"])
+    # the rewritten model scores on its validation split what the correction promised
+    assert json.loads((out / "model.card.json").read_text())["metrics"]["validation"]["accuracy"] == (
+        pytest.approx(chosen["accuracy"], abs=1e-4)
+    )
+    r = run_train("balance", "--model", str(out), "--threads", "1")  # twice would correct twice
+    assert r.returncode == 2 and "already balanced" in r.stderr and "Traceback" not in r.stderr
+
+
 @pytest.mark.slow
 def test_changed_settings_refuse_to_resume(emotion_npz, tmp_path):
     out = tmp_path / "run"
