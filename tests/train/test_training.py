@@ -188,10 +188,10 @@ def test_equal_recall_shift_finds_the_balancing_offset():
     assert s == pytest.approx(-0.8, abs=0.25) and abs(r0 - r1) < 0.02
 
 
-def test_prior_correction_picks_the_tau_that_serves_accuracy_and_balance():
+def test_prior_correction_buys_balance_with_at_most_a_point_of_accuracy():
     import numpy as np
 
-    from train.balance import TAUS, adjusted, prior_correction
+    from train.balance import MAX_ACCURACY_COST, TAUS, adjusted, prior_correction
 
     rng = np.random.default_rng(0)
     prior = np.array([0.6, 0.3, 0.1])
@@ -201,9 +201,10 @@ def test_prior_correction_picks_the_tau_that_serves_accuracy_and_balance():
     tau, scores = prior_correction(probs, y, prior)
     assert tau in TAUS and len(scores) == len(TAUS)
     by_tau = {s["tau"]: s for s in scores}
-    mean = lambda s: s["accuracy"] + s["balanced_accuracy"]  # noqa: E731
-    assert all(mean(by_tau[tau]) >= mean(s) for s in scores)
-    assert 0.3 <= tau <= 1.0  # the rare class was under-called: the correction is real
+    allowed = [s for s in scores if s["accuracy"] >= by_tau[0.0]["accuracy"] - MAX_ACCURACY_COST]
+    assert by_tau[tau] in allowed
+    assert all(by_tau[tau]["balanced_accuracy"] >= s["balanced_accuracy"] for s in allowed)
+    assert tau >= 0.3  # the rare class was under-called: the correction is real
     assert by_tau[tau]["balanced_accuracy"] > by_tau[0.0]["balanced_accuracy"] + 0.05
     rare = adjusted(probs, prior, tau) == 2
     assert rare.mean() > (probs.argmax(1) == 2).mean()
