@@ -48,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         help="export only these, e.g. onnx:int8 tflite:fp16",
     )
     p.add_argument("--calib-size", type=int, default=512, help="calibration faces for int8")
+    p.add_argument(
+        "--calib-extra",
+        nargs="+",
+        default=[],
+        metavar="DATA",
+        help="training data of other sources to share the int8 calibration draw equally with "
+        "the model's own training faces (never an evaluation split)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the calibration draw")
     p.add_argument("--threads", type=int, default=1, help="engine threads for checks and timing")
     p.add_argument("--format", default="auto", help="force the data format (default: detect)")
@@ -86,7 +94,14 @@ def main(argv: list[str] | None = None) -> int:
             folder = _folder(m)
             specs = a.eval if a.eval is not None else _run_eval_specs(folder)
             records, held, card, path = export_model(
-                folder / KERAS, specs, targets, a.calib_size, a.seed, a.threads, a.format
+                folder / KERAS,
+                specs,
+                targets,
+                a.calib_size,
+                a.seed,
+                a.threads,
+                a.format,
+                calib_extra=tuple(a.calib_extra),
             )
             report = build_report(card, path, held, records, read_report(folder))
             write_report(folder, report)

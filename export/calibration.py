@@ -5,6 +5,13 @@ augmentation, so the quantizer sees exactly what the runtime will feed the model
 Only the training part of the carved split is used (rebuilt from the card by
 ``train.data.card_split``, the rule training used): the validation faces that selected
 the checkpoint stay unseen, and the evaluation splits are never touched.
+
+``extra`` sources (training files of other data, never one of the model's evaluation
+splits) share the draw equally with the model's own faces: a model trained on FER2013's
+grey studio-like faces alone otherwise has its activation ranges set without a single
+face of the kind it meets in the wild, and its int8 file drifts from the float one there
+(emotion_edge_vgg_nano: 98.04 % top-1 agreement on ExpW val with FER2013 faces alone,
+98.82 % with half of them ExpW training faces; FER2013 PublicTest 99.14 and 99.22 %).
 """
 
 from __future__ import annotations
@@ -39,27 +46,43 @@ def _allocate(size: int, counts: dict) -> dict:
     return {c: min(share[c], counts[c]) for c in counts}
 
 
-def calibration_set(card: ModelCard, size: int = 512, seed: int = 0, fmt: str = "auto") -> Calibration:
-    """``size`` faces from the training part of the split the model was trained on; a card
-    that cannot say which split that was (or whose data no longer match it) is refused."""
-    ds, split = card_split(card, fmt)
-    data = card.training["data"]
-    train_idx = split.train
-    # Stratified too: a rare class (disgust) must not fall outside the calibrated range.
-    rng = np.random.default_rng(seed)
-    per_class = {
-        c: rng.permutation(train_idx[ds.labels[train_idx] == c]) for c in np.unique(ds.labels[train_idx])
-    }
+def _stratified(labels: np.ndarray, idx: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` of the rows ``idx``, shared by class in proportion (every class at least once):
+    a rare class (disgust) must not fall outside the calibrated range."""
+    per_class = {c: rng.permutation(idx[labels[idx] == c]) for c in np.unique(labels[idx])}
     share = _allocate(size, {c: len(v) for c, v in per_class.items()})
-    idx = np.sort(np.concatenate([v[: share[c]] for c, v in per_class.items()]))
-    arrays = to_arrays(ds, card.input, idx)
+    return np.sort(np.concatenate([v[: share[c]] for c, v in per_class.items()]))
+
+
+def calibration_set(
+    card: ModelCard, size: int = 512, seed: int = 0, fmt: str = "auto", extra: tuple[str, ...] = ()
+) -> Calibration:
+    """``size`` faces from the training part of the split the model was trained on, shared
+    equally with each ``extra`` source; a card that cannot say which split that was (or whose
+    data no longer match it) is refused, and so is an extra source the model is evaluated on."""
+    from train.evaluate import load_for, split_name
+
+    ds, split = card_split(card, fmt)
+    rng = np.random.default_rng(seed)
+    own = size // (1 + len(extra)) if extra else size
+    idx = _stratified(ds.labels, split.train, own, rng)
+    parts, drawn = [to_arrays(ds, card.input, idx).x], []
+    for spec in extra:
+        if split_name(spec) in card.metrics:
+            raise ValueError(f"{spec} is an evaluation split of {card.name}; calibrate on training data only")
+        other = load_for(card, spec, fmt)
+        pick = _stratified(other.labels, np.arange(len(other)), (size - own) // len(extra), rng)
+        parts.append(to_arrays(other, card.input, pick).x)
+        drawn.append({"data": spec, "size": int(len(pick))})
+    x = np.concatenate(parts)
     return Calibration(
-        arrays.x,
+        x,
         {
-            "data": list(data),
+            "data": list(card.training["data"]),
             "split": "training part of the carved split",
-            "size": int(len(idx)),
+            "size": int(len(x)),
             "seed": seed,
             "augmentation": "none",
+            **({"own_size": int(len(idx)), "extra": drawn} if extra else {}),
         },
     )

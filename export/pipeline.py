@@ -235,6 +235,7 @@ def export_model(
     threads: int = 1,
     fmt: str = "auto",
     log: Callable[[str], None] = print,
+    calib_extra: tuple[str, ...] = (),
 ) -> tuple[list[Exported], list[Held], ModelCard, Path]:
     """Export every target of one model: one record per target (ok or not), the held-out
     splits with Keras's answers, the source card and model path."""
@@ -246,7 +247,7 @@ def export_model(
     for spec in eval_specs:
         ds = load_for(card, spec, fmt)
         held.append(Held(split_name(spec), ds, predict(model.predict_on_batch, card, ds)))
-    calib = calibration_set(card, calib_size, calib_seed, fmt)
+    calib = calibration_set(card, calib_size, calib_seed, fmt, calib_extra)
     log(
         f"{card.name}: {len(calib.x)} calibration faces, verifying on "
         + ", ".join(f"{h.name} ({len(h.data)})" for h in held)

@@ -74,6 +74,31 @@ def test_a_card_is_rebuilt_to_its_split_and_old_cards_without_a_fingerprint_stil
     assert len(calib.x) == 35
 
 
+def test_extra_calibration_sources_share_the_draw_and_evaluation_splits_are_refused(emotion_npz, tmp_path):
+    data = [str(emotion_npz["train"])]
+    card = card_for(data)
+    own = calibration_set(card, size=64)
+    other = write_fer_npz(tmp_path / "wild_train.npz", np.arange(700) % 7)
+    mixed = calibration_set(card, size=64, extra=(str(other),))
+    assert len(mixed.x) == 64 and mixed.source["own_size"] == 32
+    assert mixed.source["extra"] == [{"data": str(other), "size": 32}]
+    assert len(own.x) == 64 and "extra" not in own.source
+
+    def drawn_from(faces: np.ndarray, path: Path) -> bool:
+        pixels = np.load(path)["x_train"]
+        norm = card.input.normalization
+        as_pixels = np.rint((faces[..., 0] - norm.offset) / norm.scale).astype(np.uint8)
+        return all((pixels == face).all(axis=(1, 2)).any() for face in as_pixels)
+
+    # the first half is the model's own training faces, the second the other source's
+    assert drawn_from(mixed.x[:32], emotion_npz["train"]) and drawn_from(mixed.x[32:], other)
+    assert not drawn_from(mixed.x[32:33], emotion_npz["train"])
+    card.metrics["emo_test"] = {"accuracy": 0.5}
+    with pytest.raises(ValueError, match="evaluation split") as e:
+        calibration_set(card, size=64, extra=(str(emotion_npz["test"]),))
+    assert len(str(e.value).splitlines()) == 1
+
+
 def test_a_card_whose_data_do_not_match_its_fingerprint_is_refused(emotion_npz, tmp_path):
     other = write_fer_npz(tmp_path / "other_train.npz", np.arange(1300) % 7)
     card = card_for([str(other)], **{SPLIT_FINGERPRINT: "8fd849415b68e80e"})  # trained on emotion_npz
