@@ -17,7 +17,6 @@ EPOCHS_GENDER ?= 25
 # trained_models/shipped.json names them for the runtime and the benchmarks; runtime.model_folder
 # reads it (standard library only, so the system Python will do before any venv exists).
 SHIPPED_MODELS ?= $(shell $(PYTHON) -m runtime.model_folder shipped)
-SHIPPED_EMOTION ?= $(shell $(PYTHON) -m runtime.model_folder shipped --task emotion)
 
 .PHONY: help setup setup-train setup-runtime setup-bench train train-emotion train-gender train-seed train-nano \
         reframe train-wild train-wild-emotion train-wild-gender train-wild-nano \
@@ -210,15 +209,13 @@ train-seed: setup-train
 	  --eval $(DATA)/fer2013_publictest.npz --output trained_models/emotion_mini_xception_seed
 
 # First measure each model's crop against each detector (runtime environment: MediaPipe), then
-# ONNX and TFLite, float and int8, each verified against Keras on the run's evaluation splits,
-# the emotion models also on ExpW val (calibration faces come from the training data, so
-# $(DATA) must be there).
-export: setup-train setup-runtime $(REFRAMED)/emotion/expw_val.npz
+# ONNX and TFLite, float and int8, each verified against Keras on the run's evaluation split
+# (calibration faces come from the training data, so $(DATA) must be there).
+export: setup-train setup-runtime
 	$(RUNTIME_PY) -m export.calibrate_crop --model $(SHIPPED_MODELS)
 	$(RUNTIME_PY) -m export.calibrate_crop --detector full --model $(SHIPPED_MODELS)
 	$(RUNTIME_PY) -m export.calibrate_crop --detector centerface --model $(SHIPPED_MODELS)
-	$(TRAIN_PY) -m export --model $(SHIPPED_EMOTION) --eval $(EMOTION_WILD_EVAL)
-	$(TRAIN_PY) -m export --model $(filter-out $(SHIPPED_EMOTION),$(SHIPPED_MODELS))
+	$(TRAIN_PY) -m export --model $(SHIPPED_MODELS)
 	$(TRAIN_PY) -m export --table --model $(SHIPPED_MODELS)
 
 # The camera (or SOURCE=file/folder/URL); with no camera and no SOURCE, the demo clip.

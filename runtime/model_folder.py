@@ -252,17 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("what", choices=("shipped", "tasks"), help="shipped: the folders; tasks: the task names")
     p.add_argument("--tier", choices=TIERS, default=None, help="shipped: only this tier's folders")
-    p.add_argument("--task", default=None, help="shipped: only this task's folders (e.g. emotion)")
     a = p.parse_args(argv)
     try:
         if a.what == "tasks":
             print(" ".join(tasks()))
         else:
-            tiers = [a.tier] if a.tier else list(TIERS)
-            chosen = [
-                f for t in tiers for task, f in shipped_models(t).items() if a.task in (None, task)
-            ]
-            print(" ".join(_shown(f) for f in dict.fromkeys(chosen)))
+            folders = list(shipped_models(a.tier).values()) if a.tier else shipped_folders()
+            print(" ".join(_shown(f) for f in folders))
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -85,15 +85,6 @@ def test_the_makefile_lists_the_shipped_folders_with_the_standard_library_alone(
     assert r.stdout.split() == list(dict.fromkeys(expected))
 
 
-def test_the_makefile_lists_one_tasks_shipped_folders(capsys):
-    """make export verifies the emotion models on the emotion splits: it asks for them by task."""
-    assert mf.main(["shipped", "--task", "emotion"]) == 0
-    expected = [f"trained_models/{t['emotion']}" for t in mf.shipped_index().values()]
-    assert capsys.readouterr().out.split() == list(dict.fromkeys(expected))
-    assert mf.main(["shipped", "--task", "gender", "--tier", "nano"]) == 0
-    assert capsys.readouterr().out.split() == [f"trained_models/{mf.shipped_index()['nano']['gender']}"]
-
-
 def _fake_models(root: Path, tasks: dict[str, str]) -> None:
     for task, name in tasks.items():
         (root / name).mkdir(parents=True)
