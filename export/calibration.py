@@ -7,11 +7,12 @@ Only the training part of the carved split is used (rebuilt from the card by
 the checkpoint stay unseen, and the evaluation splits are never touched.
 
 ``extra`` sources (training files of other data, never one of the model's evaluation
-splits) share the draw equally with the model's own faces: a model trained on FER2013's
-grey studio-like faces alone otherwise has its activation ranges set without a single
-face of the kind it meets in the wild, and its int8 file drifts from the float one there
-(emotion_edge_vgg_nano: 98.04 % top-1 agreement on ExpW val with FER2013 faces alone,
-98.82 % with half of them ExpW training faces; FER2013 PublicTest 99.14 and 99.22 %).
+splits; ``export --calib-extra``) share the draw equally with the model's own faces, for a
+model whose own training faces are all of one kind (FER2013's grey, studio-like ones) and
+whose ranges would otherwise be set without a face of the kind it meets in the wild. An
+option, not the default: with half the faces from ExpW train, emotion_edge_vgg_nano's int8
+ONNX agreed with Keras on 98.82 % of ExpW val instead of 98.04 %, but the accurate
+emotion model's on 98.04 % instead of 99.02 % (docs/results.md, issue L).
 """
 
 from __future__ import annotations
