@@ -193,10 +193,6 @@ train-nano: setup-train
 	  --data $(DATA)/fer2013_train_1of2.npz $(DATA)/fer2013_train_2of2.npz \
 	  --eval $(DATA)/fer2013_publictest.npz --output trained_models/emotion_edge_vgg_nano \
 	  --name emotion_edge_vgg_nano
-	$(MAKE) $(REFRAMED)/emotion/expw_val.npz
-	$(TRAIN_PY) -m train balance --model trained_models/emotion_edge_vgg_nano --threads $(THREADS)
-	$(TRAIN_PY) -m train report --model trained_models/emotion_edge_vgg_nano \
-	  --eval $(EMOTION_WILD_EVAL) --threads $(THREADS)
 	$(TRAIN_PY) -m train fit --task gender --model edge_vgg_nano_rgb_s2 --recipe edge --epochs 25 \
 	  --seed 1 --threads $(THREADS) --no-report \
 	  --data $(DATA)/gender_train_1of2.npz $(DATA)/gender_train_2of2.npz \
