@@ -20,6 +20,7 @@ format inherits it with no extra operation.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -105,8 +106,6 @@ def _two_classes(model, card, p) -> dict:
 
 
 def _many_classes(model, card, p) -> dict:
-    if "calibration" in card.training:
-        raise ValueError(f"{card.name} is already balanced ({card.training['calibration']['rule']})")
     _, acc_before, probs = evaluate_arrays(model, p.val)
     mass = np.asarray(p.train.target, np.float64).sum(0)
     prior = mass / mass.sum()
@@ -134,6 +133,11 @@ def balance(model_path: Path) -> dict:
     rewrite the model and update its card."""
     model_path = Path(model_path)
     model, card = load_keras_model(model_path)
+    if len(card.labels) > 2 and "calibration" in card.training:
+        # Once only: a second correction would subtract the prior again. Rerunning a finished
+        # `make train-emotion` reaches here, so it is a no-op, not an error.
+        print(f"{card.name} is already balanced; left as it is", file=sys.stderr)
+        return card.training["calibration"]
     cfg = TrainConfig.load(model_path.parent / "config.json")
     p = prepare(cfg)
     calibration = (_two_classes if len(card.labels) == 2 else _many_classes)(model, card, p)
