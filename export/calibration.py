@@ -65,7 +65,7 @@ def calibration_set(
 
     ds, split = card_split(card, fmt)
     rng = np.random.default_rng(seed)
-    own = size // (1 + len(extra)) if extra else size
+    own = size // (1 + len(extra))
     idx = _stratified(ds.labels, split.train, own, rng)
     parts, drawn = [to_arrays(ds, card.input, idx).x], []
     for spec in extra:

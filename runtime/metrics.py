@@ -28,6 +28,11 @@ def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
     return np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
+def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y`` (unrounded: for choosing, not reporting)."""
+    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
+
+
 def per_class(cm: np.ndarray, labels: list[str]) -> list[dict]:
     out = []
     for i, name in enumerate(labels):

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.card import card_path_for, file_entry, write_card
+from runtime.metrics import balanced_accuracy
 from train.config import TrainConfig
 from train.evaluate import load_keras_model
 from train.inputs import evaluate_arrays, prepare
@@ -60,11 +61,6 @@ TAUS = tuple(np.round(np.arange(0.0, 1.0001, 0.05), 2))
 MAX_ACCURACY_COST = 0.01  # validation accuracy a many-class correction may give up for balance
 
 
-def balanced_accuracy(pred: np.ndarray, y: np.ndarray) -> float:
-    """Mean recall over the classes present in ``y``."""
-    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
-
-
 def adjusted(probs: np.ndarray, prior: np.ndarray, tau: float) -> np.ndarray:
     """Predicted classes after subtracting ``tau * log(prior)`` from the log-probabilities."""
     return (np.log(np.clip(probs, 1e-7, 1)) - tau * np.log(prior)).argmax(1)
@@ -77,7 +73,7 @@ def prior_correction(probs: np.ndarray, y: np.ndarray, prior: np.ndarray) -> tup
     scores = []
     for tau in TAUS:
         pred = adjusted(probs, prior, tau)
-        acc, bal = float((pred == y).mean()), balanced_accuracy(pred, y)
+        acc, bal = float((pred == y).mean()), balanced_accuracy(y, pred)
         scores.append({"tau": float(tau), "accuracy": round(acc, 5), "balanced_accuracy": round(bal, 5)})
     floor = scores[0]["accuracy"] - MAX_ACCURACY_COST
     allowed = [s for s in scores if s["accuracy"] >= floor - 1e-9]
@@ -85,7 +81,8 @@ def prior_correction(probs: np.ndarray, y: np.ndarray, prior: np.ndarray) -> tup
     return best["tau"], scores
 
 
-def _two_classes(model, card, p) -> dict:
+def _two_classes(model, card, p) -> tuple[dict, tuple]:
+    """The equal-recall offset, applied; the calibration record and the validation scores after."""
     _, acc_before, probs = evaluate_arrays(model, p.val)
     before = recalls(probs, p.val.y, 0.0)
     shift = equal_recall_shift(probs, p.val.y)
@@ -93,7 +90,8 @@ def _two_classes(model, card, p) -> dict:
     bias = layer.bias.numpy()
     bias[..., 1] += shift
     layer.bias.assign(bias)
-    after = recalls(evaluate_arrays(model, p.val)[2], p.val.y, 0.0)
+    scored = evaluate_arrays(model, p.val)
+    after = recalls(scored[2], p.val.y, 0.0)
     previous = card.training.get("calibration", {}).get("logit_shift", 0.0)
     return {
         "rule": f"equal {card.labels[0]}/{card.labels[1]} recall on the validation split "
@@ -102,18 +100,19 @@ def _two_classes(model, card, p) -> dict:
         "validation_recall_before": dict(zip(card.labels, np.round(before, 4).tolist())),
         "validation_recall_after": dict(zip(card.labels, np.round(after, 4).tolist())),
         "validation_accuracy_before": round(acc_before, 5),
-    }
+    }, scored
 
 
-def _many_classes(model, card, p) -> dict:
+def _many_classes(model, card, p) -> tuple[dict, tuple]:
+    """The prior correction, applied; the calibration record and the validation scores after."""
     _, acc_before, probs = evaluate_arrays(model, p.val)
     mass = np.asarray(p.train.target, np.float64).sum(0)
     prior = mass / mass.sum()
     tau, scores = prior_correction(probs, p.val.y, prior)
     layer = bias_layer(model)
     layer.bias.assign(layer.bias.numpy() - (tau * np.log(prior)).astype(np.float32))
-    pred = evaluate_arrays(model, p.val)[2].argmax(1)
-    if not np.array_equal(pred, adjusted(probs, prior, tau)):
+    scored = evaluate_arrays(model, p.val)
+    if not np.array_equal(scored[2].argmax(1), adjusted(probs, prior, tau)):
         raise RuntimeError("folding the prior correction into the bias changed other answers")
     return {
         "rule": "logit adjustment: tau * log(training prior) subtracted from the logits, tau with "
@@ -125,7 +124,7 @@ def _many_classes(model, card, p) -> dict:
         "logit_shift": dict(zip(card.labels, np.round(-tau * np.log(prior), 4).tolist())),
         "validation_scores": scores,
         "validation_accuracy_before": round(acc_before, 5),
-    }
+    }, scored
 
 
 def balance(model_path: Path) -> dict:
@@ -140,8 +139,9 @@ def balance(model_path: Path) -> dict:
         return card.training["calibration"]
     cfg = TrainConfig.load(model_path.parent / "config.json")
     p = prepare(cfg)
-    calibration = (_two_classes if len(card.labels) == 2 else _many_classes)(model, card, p)
-    loss, acc_after, _ = evaluate_arrays(model, p.val)
+    calibration, (loss, acc_after, _) = (_two_classes if len(card.labels) == 2 else _many_classes)(
+        model, card, p
+    )
     save_model_atomic(model, model_path)
     card.training["calibration"] = calibration
     card.metrics["validation"] = {
