@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from export.tflite_ranges import TFLITE_PERCENTILE, narrow_ranges, percentile_ranges
 from runtime.card import ModelCard
 
 ONNX_OPSET = 17  # tf2onnx 1.17 goes to 18; 17 keeps older onnxruntime builds (Pi OS) happy
@@ -46,7 +47,9 @@ def to_tflite(
     float (TFLite's selective quantization), so probabilities are smooth rather than
     multiples of 1/256, and it agrees with float on 98.6 % of FER2013 PublicTest instead of
     98.4 % (the verification floor is 98.5 %); so does the first convolution, as in the
-    ONNX recipe (``TFLITE_INT8_RECIPE``); input and output are float32."""
+    ONNX recipe (``TFLITE_INT8_RECIPE``); activation ranges are clipped at a percentile of
+    the calibration faces' activations (``export.tflite_ranges``); input and output are
+    float32."""
     import tempfile
 
     import tensorflow as tf
@@ -57,8 +60,9 @@ def to_tflite(
         model.export(tmp, format="tf_saved_model", verbose=False)
         conv = tf.lite.TFLiteConverter.from_saved_model(tmp)
         if precision == "int8":
-            first = first_conv_tensor(tf.lite.TFLiteConverter.from_saved_model(tmp).convert())
-            return _int8_float_head(conv, calibration, [first] if first else [])
+            float_model = tf.lite.TFLiteConverter.from_saved_model(tmp).convert()
+            first = first_conv_tensor(float_model)
+            return _int8_float_head(conv, calibration, [first] if first else [], float_model)
         return _configure(conv, precision, calibration).convert()
 
 
@@ -73,6 +77,8 @@ TFLITE_INT8_RECIPE = {
     "tool": "tf.lite.TFLiteConverter (representative dataset, selective quantization)",
     "float_ops": FLOAT_TFLITE_OPS,
     "float_first_conv": True,
+    "method": "percentile",
+    "percentile": TFLITE_PERCENTILE,
 }
 
 
@@ -89,15 +95,17 @@ def first_conv_tensor(float_tflite: bytes) -> str | None:
     return None
 
 
-def _int8_float_head(conv, calibration, float_nodes: list[str]) -> bytes:
-    """Integer convolutions, float dense layers and Softmax (and ``float_nodes``)."""
+def _int8_float_head(conv, calibration, float_nodes: list[str], float_model: bytes) -> bytes:
+    """Integer convolutions, float dense layers and Softmax (and ``float_nodes``), with
+    activation ranges at the recipe's percentile of ``float_model``'s activations."""
     import tensorflow as tf
 
     if calibration is None:
         raise ValueError("int8 TFLite needs calibration faces")
+    drawn = np.concatenate([x.astype(np.float32) for x in calibration()])
 
     def faces():
-        return ([x.astype(np.float32)] for x in calibration())
+        return ([x[None]] for x in drawn)
 
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = faces
@@ -107,6 +115,8 @@ def _int8_float_head(conv, calibration, float_nodes: list[str]) -> bytes:
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=conv, debug_dataset=faces, debug_options=options
     )
+    ranges = percentile_ranges(float_model, drawn, TFLITE_PERCENTILE)
+    debugger.calibrated_model, _ = narrow_ranges(debugger.calibrated_model, ranges)
     return debugger.get_nondebug_quantized_model()
 
 

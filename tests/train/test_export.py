@@ -89,6 +89,7 @@ def test_every_format_is_written_with_a_card_that_describes_it(exported):
     assert len(int8) >= 4  # the convolutions are integer
     tfl = read_card(card_path_for(exported / "model.int8.tflite")).export["quantization"]
     assert tfl["float_first_conv"] is True and "FULLY_CONNECTED" in tfl["float_ops"]
+    assert tfl["method"] == "percentile" and 99 < tfl["percentile"] < 100
 
     import onnx
 
@@ -296,6 +297,64 @@ def test_the_int8_tflite_file_keeps_its_first_convolution_float(exported):
     first, rest = convs[0], convs[1:]
     assert dtype[first["inputs"][0]] == np.float32 and dtype[first["outputs"][0]] == np.float32
     assert all(dtype[op["inputs"][0]] == np.int8 for op in rest)
+
+
+@pytest.mark.slow
+def test_int8_tflite_ranges_stop_at_a_percentile_of_the_calibration_faces(exported):
+    """One odd face must not set a range for every face: the percentile of each activation
+    is exact (against every value, sorted), and a calibrated range is only ever narrowed."""
+    import tempfile
+
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from export.tflite_ranges import narrow_ranges, percentile_ranges
+    from train.evaluate import load_keras_model
+
+    model, card = load_keras_model(exported / "model.keras")
+    faces = np.random.default_rng(0).uniform(-1, 1, (30, *card.input.shape)).astype(np.float32)
+    faces[0] *= 0.05  # a flat face among busy ones
+    with tempfile.TemporaryDirectory() as tmp:
+        model.export(tmp, format="tf_saved_model", verbose=False)
+        float_model = tf.lite.TFLiteConverter.from_saved_model(tmp).convert()
+        conv = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([f[None]] for f in faces)
+        calibrated = tf.lite.experimental.QuantizationDebugger(
+            converter=conv, debug_dataset=conv.representative_dataset
+        ).calibrated_model
+
+    ranges = percentile_ranges(float_model, faces, 99.0)
+    it = Interpreter(model_content=float_model, experimental_preserve_all_tensors=True)
+    it.allocate_tensors()
+    seen: dict[str, list[np.ndarray]] = {name: [] for name in ranges}
+    index = {t["name"]: t["index"] for t in it.get_tensor_details()}
+    for face in faces:
+        it.set_tensor(it.get_input_details()[0]["index"], face[None])
+        it.invoke()
+        for name in ranges:
+            seen[name].append(it.get_tensor(index[name]).ravel())
+    assert len(ranges) >= 4
+    for name, (low, high) in ranges.items():
+        values = np.sort(np.concatenate(seen[name]))
+        k = int(values.size * 0.01) + 1
+        assert (low, high) == (values[k - 1], values[-k]), name
+        assert values[0] <= low <= high <= values[-1]
+
+    narrowed, changed = narrow_ranges(calibrated, ranges)
+    assert changed >= 3
+    before = {
+        t.name: t.quantization
+        for t in flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated)).subgraphs[0].tensors
+    }
+    for t in flatbuffer_utils.convert_bytearray_to_object(bytearray(narrowed)).subgraphs[0].tensors:
+        q, old = t.quantization, before[t.name]
+        if q is not None and q.min is not None and len(q.min) == 1:
+            assert old.min[0] <= q.min[0] <= q.max[0] <= old.max[0]
+            assert q.min[0] == old.min[0] or q.min[0] <= 0 <= q.max[0]  # zero stays representable
+    wider = {name: (low - 100.0, high + 100.0) for name, (low, high) in ranges.items()}
+    assert narrow_ranges(calibrated, wider)[1] == 0  # never widened
 
 
 @pytest.mark.slow
