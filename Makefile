@@ -88,7 +88,11 @@ train-wild-emotion: setup-train reframe
 	$(TRAIN_PY) -m train fit --task emotion --model edge_vgg --recipe restart --epochs $(EPOCHS_WILD) \
 	  --seed 1 --threads $(THREADS) --labels ferplus_soft \
 	  --init-from trained_models/emotion_edge_vgg_ferplus --data $(EMOTION_WILD_DATA) \
-	  --eval $(EMOTION_WILD_EVAL) --output trained_models/emotion_edge_vgg_wild --name emotion_edge_vgg_wild
+	  --eval $(EMOTION_WILD_EVAL) --output trained_models/emotion_edge_vgg_wild --name emotion_edge_vgg_wild \
+	  --no-report
+	$(TRAIN_PY) -m train balance --model trained_models/emotion_edge_vgg_wild --threads $(THREADS)
+	$(TRAIN_PY) -m train report --model trained_models/emotion_edge_vgg_wild \
+	  --eval $(EMOTION_WILD_EVAL) --threads $(THREADS)
 
 train-wild-gender: setup-train reframe
 	$(TRAIN_PY) -m train fit --task gender --model edge_vgg_slim --recipe restart --epochs 5 \
