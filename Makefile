@@ -104,8 +104,9 @@ train-wild-gender: setup-train reframe
 	  --eval $(GENDER_WILD_EVAL) --threads $(THREADS)
 
 # The nano tier on the same data: the gender nano model continued, distilled from the new
-# accurate gender model. The emotion nano trained the same way (emotion_edge_vgg_nano_wild,
-# docs/results.md) failed int8 verification on ExpW val, so the nano tier keeps
+# accurate gender model. The emotion nano trained on FER+ and ExpW (emotion_edge_vgg_nano_wild,
+# twice: continued, and from scratch distilled from both balanced accurate models) failed
+# int8 ONNX verification on ExpW val both times (docs/results.md), so the nano tier keeps
 # emotion_edge_vgg_nano.
 train-wild-nano: setup-train reframe
 	$(TRAIN_PY) -m train fit --task gender --model edge_vgg_nano_rgb_s2 --recipe restart --epochs 8 \
