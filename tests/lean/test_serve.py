@@ -280,7 +280,11 @@ def test_load_gets_no_5xx_but_the_intended_503s_and_the_server_goes_on(live_serv
     assert live_server.get("/healthz").status == 200
 
 
-def test_metrics_are_prometheus_text_with_frames_stages_and_requests(live_server):
+def test_metrics_are_prometheus_text_with_frames_stages_and_requests(live_server, portrait):
+    """Its own requests first, so that it passes alone as in the whole file."""
+    assert live_server.analyze(portrait, "image/jpeg").status == 200
+    body, content_type, status, _ = BAD_INPUTS["an oversized body"]
+    assert live_server.analyze(body, content_type).status == status
     r = live_server.get("/metrics")
     assert r.status == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.body.decode()
