@@ -102,6 +102,13 @@ train-wild-gender: setup-train reframe
 	$(TRAIN_PY) -m train balance --model trained_models/gender_edge_vgg_slim_wild --threads $(THREADS)
 	$(TRAIN_PY) -m train report --model trained_models/gender_edge_vgg_slim_wild \
 	  --eval $(GENDER_WILD_EVAL) --threads $(THREADS)
+	$(TRAIN_PY) -m train fit --task gender --model edge_vgg_slim --recipe restart --epochs 5 \
+	  --seed 1 --threads $(THREADS) --no-report --init-from trained_models/gender_edge_vgg_slim_wild \
+	  --source-weights 1 1 2 --data $(GENDER_WILD_DATA) --eval $(GENDER_WILD_EVAL) \
+	  --output trained_models/gender_edge_vgg_slim_wild_aaf2 --name gender_edge_vgg_slim_wild_aaf2
+	$(TRAIN_PY) -m train balance --model trained_models/gender_edge_vgg_slim_wild_aaf2 --threads $(THREADS)
+	$(TRAIN_PY) -m train report --model trained_models/gender_edge_vgg_slim_wild_aaf2 \
+	  --eval $(GENDER_WILD_EVAL) --threads $(THREADS)
 
 # The nano tier on the same data: the gender nano model continued, distilled from the new
 # accurate gender model. The emotion nano trained on FER+ and ExpW (emotion_edge_vgg_nano_wild,
