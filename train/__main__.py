@@ -84,6 +84,12 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
         metavar="W",
         help="weight of each --data source's faces in the loss, in order (default: all 1)",
     )
+    p.add_argument(
+        "--quantization-aware",
+        action="store_true",
+        help="train on the int8 ONNX export's 7-bit weight grid and save the weights on it "
+        "(for narrow models whose int8 file disagrees with the float one too often)",
+    )
     p.add_argument("--limit", type=int, default=None, help="use the first N training images")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all)")
     p.add_argument("--name", default="", help="model name in the card")
@@ -170,6 +176,7 @@ def build_config(a: argparse.Namespace):
         teachers=[str(t) for t in a.teacher or []],
         distill_weight=a.distill_weight,
         source_weights=list(a.source_weights),
+        quantization_aware=a.quantization_aware,
     )
 
 

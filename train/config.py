@@ -119,6 +119,9 @@ class TrainConfig:
     # Weight of each --data source's faces in the loss (one per source, in order; empty: all
     # 1), e.g. to let a small in-the-wild source count beside a large lab one.
     source_weights: list[float] = field(default_factory=list)
+    # Train on the int8 ONNX export's 7-bit weight grid and ship snapped weights
+    # (train.quant_aware): for narrow models whose int8 file otherwise disagrees too often.
+    quantization_aware: bool = False
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -175,6 +178,7 @@ class TrainConfig:
         d.setdefault("distill_weight", 0.5)
         d.setdefault("source_weights", [])
         d.setdefault("init_backbone_from", None)
+        d.setdefault("quantization_aware", False)
         return cls(**d)
 
     def save(self, path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from runtime.card import ModelCard, file_entry, write_card
 from train.config import TrainConfig
 from train.data import SPLIT_FINGERPRINT, source_count, validation_rule
 from train.inputs import Prepared, evaluate_arrays, prepare
+from train.quant_aware import LEVELS, WeightGrid, grid_layers
 from train.run_folder import RunFolder, RunState, save_model_atomic
 from train.schedule import end_of_epoch, learning_rate
 from train.sources import SourceModel, open_source, warm_start_source
@@ -205,8 +207,9 @@ def _run_epochs(
     """Run the remaining epochs, saving each; False when paused by ``stop_after_epochs``."""
     r = cfg.recipe
     run_epochs = 0
+    grid = WeightGrid.of(model) if cfg.quantization_aware else None
     while state.epochs_done < r.epochs:
-        e = _fit_epoch(model, cfg, p, feed, state, show_progress)
+        e = _fit_epoch(model, cfg, p, feed, state, show_progress, grid)
         improved = _record_epoch(cfg, state, e)
         run.save_epoch(model, state, e.row, improved)
         print(
@@ -223,16 +226,21 @@ def _run_epochs(
     return True
 
 
-def _fit_epoch(model, cfg: TrainConfig, p: Prepared, feed: _Feed, state: RunState, show: bool) -> _Epoch:
-    """Train one epoch (epoch number ``state.epochs_done``) and score it on the validation split."""
+def _fit_epoch(
+    model, cfg: TrainConfig, p: Prepared, feed: _Feed, state: RunState, show: bool, grid: WeightGrid | None
+) -> _Epoch:
+    """Train one epoch (epoch number ``state.epochs_done``) and score it on the validation split
+    (quantization-aware with ``grid``: train.quant_aware)."""
     import keras
 
     epoch = state.epochs_done
     keras.utils.set_random_seed(cfg.seed * 1000 + epoch)  # dropout: same draws after resume
     t0 = time.time()
-    hooks = _batch_hooks(cfg, state, epoch, feed.steps, show)
+    hooks = _batch_hooks(cfg, state, epoch, feed.steps, show, grid)
     hist = model.fit(feed.dataset(epoch), epochs=1, verbose=0, shuffle=False, callbacks=[hooks])
-    val_loss, val_acc, _ = evaluate_arrays(model, p.val, output=cfg.output_spec)
+    # select on the weights the run would ship; checkpoints keep the float ones (resume)
+    with grid.snapped() if grid else nullcontext():
+        val_loss, val_acc, _ = evaluate_arrays(model, p.val, output=cfg.output_spec)
     seconds = time.time() - t0
     row = {
         "epoch": epoch + 1,
@@ -260,8 +268,11 @@ def _record_epoch(cfg: TrainConfig, state: RunState, e: _Epoch) -> bool:
     return improved
 
 
-def _batch_hooks(cfg: TrainConfig, state: RunState, epoch: int, steps: int, show: bool):
-    """A Keras callback that sets the per-batch learning rate and drives a tqdm bar."""
+def _batch_hooks(
+    cfg: TrainConfig, state: RunState, epoch: int, steps: int, show: bool, grid: WeightGrid | None = None
+):
+    """A Keras callback that sets the per-batch learning rate and drives a tqdm bar (and,
+    quantization-aware, runs each batch on snapped weights: train.quant_aware)."""
     import keras
     from tqdm.auto import tqdm
 
@@ -277,12 +288,17 @@ def _batch_hooks(cfg: TrainConfig, state: RunState, epoch: int, steps: int, show
                 leave=False,
             )
             self.lr = 0.0
+            self.before: list = []
 
         def on_train_batch_begin(self, batch, logs=None):
             self.lr = learning_rate(cfg, epoch * steps + batch, steps, state)
             self.model.optimizer.learning_rate = self.lr
+            if grid:
+                self.before = grid.snap()
 
         def on_train_batch_end(self, batch, logs=None):
+            if grid:
+                grid.restore(self.before)
             self.bar.update(1)
             if logs and batch % 20 == 0:
                 self.bar.set_postfix(loss=f"{logs.get('loss', 0):.3f}", acc=f"{logs.get('accuracy', 0):.3f}")
@@ -303,6 +319,8 @@ def finalize(
 
     model = build(cfg.arch, cfg.input_spec.shape, len(cfg.label_names))
     model.load_weights(run.best_weights)
+    if cfg.quantization_aware:
+        WeightGrid.of(model).snap()
     val_loss, val_acc, _ = evaluate_arrays(model, p.val, output=cfg.output_spec)
     path = run.model
     save_model_atomic(model, path)
@@ -356,6 +374,12 @@ def finalize(
         card.training["distillation"] = {
             "weight": cfg.distill_weight,
             "teachers": [{"model": name, "sha256": t.sha256} for name, t in zip(cfg.teachers, p.teachers)],
+        }
+    if cfg.quantization_aware:
+        card.training["quantization_aware"] = {
+            "weights": f"snapped to [-{LEVELS}, {LEVELS}] x one scale per output channel",
+            "layers": [la.name for la in grid_layers(model)],
+            "why": "the int8 ONNX recipe (export.quantize): train.quant_aware",
         }
     card.files = {path.name: file_entry(path, "keras", "float32")}
     write_card(card, run.card)
