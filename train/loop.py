@@ -288,17 +288,17 @@ def _batch_hooks(
                 leave=False,
             )
             self.lr = 0.0
-            self.before: list = []
+            self.pairs: list = []
 
         def on_train_batch_begin(self, batch, logs=None):
             self.lr = learning_rate(cfg, epoch * steps + batch, steps, state)
             self.model.optimizer.learning_rate = self.lr
             if grid:
-                self.before = grid.snap()
+                self.pairs = grid.snap()
 
         def on_train_batch_end(self, batch, logs=None):
             if grid:
-                grid.restore(self.before)
+                grid.restore(self.pairs)
             self.bar.update(1)
             if logs and batch % 20 == 0:
                 self.bar.set_postfix(loss=f"{logs.get('loss', 0):.3f}", acc=f"{logs.get('accuracy', 0):.3f}")

@@ -64,35 +64,36 @@ class WeightGrid:
     def of(cls, model) -> WeightGrid:
         return cls(grid_layers(model))
 
-    def snap(self) -> list[np.ndarray]:
-        """Put every grid kernel on the grid; returns what each was before it."""
-        before = []
+    def snap(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Put every grid kernel on the grid; returns each one's (float, snapped) pair, so
+        ``restore`` and ``put_back`` need not round again (they run around every batch)."""
+        pairs = []
         for layer in self.layers:
             w = layer.kernel.numpy()
-            before.append(w)
-            layer.kernel.assign(snap(w))
-        return before
+            s = snap(w)
+            pairs.append((w, s))
+            layer.kernel.assign(s)
+        return pairs
 
-    def restore(self, before: list[np.ndarray]) -> None:
+    def restore(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """After an optimizer step taken on snapped kernels: move the float kernels by the
-        same step (kernel += before - snapped), the straight-through estimator."""
-        for layer, w in zip(self.layers, before):
-            k = layer.kernel.numpy()
-            layer.kernel.assign(k + (w - snap(w)))
+        same step (kernel += float - snapped), the straight-through estimator."""
+        for layer, (w, s) in zip(self.layers, pairs):
+            layer.kernel.assign(layer.kernel.numpy() + (w - s))
 
-    def put_back(self, before: list[np.ndarray]) -> None:
+    def put_back(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Undo ``snap`` exactly (no step was taken in between)."""
-        for layer, w in zip(self.layers, before):
+        for layer, (w, _) in zip(self.layers, pairs):
             layer.kernel.assign(w)
 
     @contextmanager
     def snapped(self):
         """Within: the kernels are on the grid (what the run would ship)."""
-        before = self.snap()
+        pairs = self.snap()
         try:
             yield
         finally:
-            self.put_back(before)
+            self.put_back(pairs)
 
     def on_grid(self, atol: float = 1e-6) -> bool:
         """True when every grid kernel already lies on the grid."""
