@@ -36,6 +36,17 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", default="edge", choices=list(RECIPES), help="recipe preset (default: edge)")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument(
+        "--label-smoothing", type=float, default=None, help="override the recipe's label smoothing"
+    )
+    p.add_argument(
+        "--logit-adjust",
+        type=float,
+        default=0.0,
+        metavar="TAU",
+        help="learn the prior-corrected boundary: the loss sees the logits plus TAU * "
+        "log(training prior) (0..1; default 0, plain cross-entropy)",
+    )
     p.add_argument("--size", type=int, default=None, help="input side in pixels (task default)")
     p.add_argument("--colour", choices=("gray", "rgb"), default=None)
     p.add_argument(
@@ -159,7 +170,9 @@ def build_config(a: argparse.Namespace):
         data=[str(d) for d in a.data],
         output=str(a.output),
         arch=a.model,
-        recipe=get_recipe(a.recipe, epochs=a.epochs, batch_size=a.batch_size),
+        recipe=get_recipe(
+            a.recipe, epochs=a.epochs, batch_size=a.batch_size, label_smoothing=a.label_smoothing
+        ),
         height=size,
         width=size,
         colour=a.colour or preset["colour"],
@@ -177,6 +190,7 @@ def build_config(a: argparse.Namespace):
         distill_weight=a.distill_weight,
         source_weights=list(a.source_weights),
         quantization_aware=a.quantization_aware,
+        logit_adjust=a.logit_adjust,
     )
 
 

@@ -12,7 +12,11 @@ al., "Long-tail learning via logit adjustment", 2021) subtracts ``tau * log(prio
 the logits, the prior being the training targets' class shares; ``tau`` (0: as trained, 1:
 fully balanced) is the one with the best balanced accuracy on the carved validation split
 among those that give up at most one point of its accuracy (``MAX_ACCURACY_COST``): the
-rare classes are recognised far more often, and the common ones barely less.
+rare classes are recognised far more often, and the common ones barely less. A model trained
+with a logit-adjusted loss (``train fit --logit-adjust``) has part of the correction learnt:
+the rule then counts ``tau`` in total, learnt plus post-hoc (the post-hoc part may be negative,
+giving some of the prior back), with the accuracy floor measured at a total of 0, so where the
+correction comes from does not change how far it goes.
 
 Either offset is folded into the bias of the layer that feeds the softmax, so every exported
 format inherits it with no extra operation.
@@ -66,15 +70,18 @@ def adjusted(probs: np.ndarray, prior: np.ndarray, tau: float) -> np.ndarray:
     return (np.log(np.clip(probs, 1e-7, 1)) - tau * np.log(prior)).argmax(1)
 
 
-def prior_correction(probs: np.ndarray, y: np.ndarray, prior: np.ndarray) -> tuple[float, list[dict]]:
-    """The ``tau`` of ``TAUS`` with the best balanced accuracy among those whose accuracy is
-    at most ``MAX_ACCURACY_COST`` below the uncorrected one (the smallest such), and every
-    candidate's scores."""
+def prior_correction(
+    probs: np.ndarray, y: np.ndarray, prior: np.ndarray, learnt: float = 0.0
+) -> tuple[float, list[dict]]:
+    """The post-hoc ``tau`` whose total with the ``learnt`` one is the ``TAUS`` value with the
+    best balanced accuracy among those whose accuracy is at most ``MAX_ACCURACY_COST`` below
+    that of a total of 0 (the smallest such), and every candidate's scores."""
     scores = []
-    for tau in TAUS:
+    for total in TAUS:
+        tau = round(float(total) - learnt, 4)
         pred = adjusted(probs, prior, tau)
         acc, bal = float((pred == y).mean()), balanced_accuracy(y, pred)
-        scores.append({"tau": float(tau), "accuracy": round(acc, 5), "balanced_accuracy": round(bal, 5)})
+        scores.append({"tau": tau, "accuracy": round(acc, 5), "balanced_accuracy": round(bal, 5)})
     floor = scores[0]["accuracy"] - MAX_ACCURACY_COST
     allowed = [s for s in scores if s["accuracy"] >= floor - 1e-9]
     best = max(allowed, key=lambda s: (s["balanced_accuracy"], -s["tau"]))
@@ -103,23 +110,23 @@ def _two_classes(model, card, p) -> tuple[dict, tuple]:
     }, scored
 
 
-def _many_classes(model, card, p) -> tuple[dict, tuple]:
+def _many_classes(model, card, p, learnt: float) -> tuple[dict, tuple]:
     """The prior correction, applied; the calibration record and the validation scores after."""
     _, acc_before, probs = evaluate_arrays(model, p.val)
-    mass = np.asarray(p.train.target, np.float64).sum(0)
-    prior = mass / mass.sum()
-    tau, scores = prior_correction(probs, p.val.y, prior)
+    prior = p.prior
+    tau, scores = prior_correction(probs, p.val.y, prior, learnt)
     layer = bias_layer(model)
     layer.bias.assign(layer.bias.numpy() - (tau * np.log(prior)).astype(np.float32))
     scored = evaluate_arrays(model, p.val)
     if not np.array_equal(scored[2].argmax(1), adjusted(probs, prior, tau)):
         raise RuntimeError("folding the prior correction into the bias changed other answers")
     return {
-        "rule": "logit adjustment: tau * log(training prior) subtracted from the logits, tau with "
-        f"the best balanced accuracy at most {100 * MAX_ACCURACY_COST:g} point of accuracy below "
-        "tau = 0 on the validation split carved from the training data; offset folded into the "
-        "last bias",
+        "rule": "logit adjustment: tau * log(training prior) subtracted from the logits, tau (with "
+        "any learnt in training, in total) with the best balanced accuracy at most "
+        f"{100 * MAX_ACCURACY_COST:g} point of accuracy below a total of 0 on the validation "
+        "split carved from the training data; offset folded into the last bias",
         "tau": tau,
+        **({"learnt_tau": learnt, "total_tau": round(learnt + tau, 4)} if learnt else {}),
         "prior": dict(zip(card.labels, np.round(prior, 5).tolist())),
         "logit_shift": dict(zip(card.labels, np.round(-tau * np.log(prior), 4).tolist())),
         "validation_scores": scores,
@@ -139,9 +146,10 @@ def balance(model_path: Path) -> dict:
         return card.training["calibration"]
     cfg = TrainConfig.load(model_path.parent / "config.json")
     p = prepare(cfg)
-    calibration, (loss, acc_after, _) = (_two_classes if len(card.labels) == 2 else _many_classes)(
-        model, card, p
-    )
+    if len(card.labels) == 2:
+        calibration, (loss, acc_after, _) = _two_classes(model, card, p)
+    else:
+        calibration, (loss, acc_after, _) = _many_classes(model, card, p, cfg.logit_adjust)
     save_model_atomic(model, model_path)
     card.training["calibration"] = calibration
     card.metrics["validation"] = {

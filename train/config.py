@@ -122,6 +122,10 @@ class TrainConfig:
     # Train on the int8 ONNX export's 7-bit weight grid and ship snapped weights
     # (train.quant_aware): for narrow models whose int8 file otherwise disagrees too often.
     quantization_aware: bool = False
+    # Logit-adjusted loss (train.losses): the loss sees the logits plus tau * log(training
+    # prior), so the model learns the prior-corrected boundary that `train balance` would
+    # otherwise set after training. 0: plain cross-entropy.
+    logit_adjust: float = 0.0
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -133,6 +137,8 @@ class TrainConfig:
             raise ValueError(f"distill_weight must be within 0..1, not {self.distill_weight}")
         if any(w <= 0 for w in self.source_weights):
             raise ValueError(f"source weights must be positive, not {self.source_weights}")
+        if not 0.0 <= self.logit_adjust <= 1.0:
+            raise ValueError(f"logit_adjust must be within 0..1, not {self.logit_adjust}")
         if self.crop not in DATASET_CROPS:
             raise ValueError(f"crop must be one of {', '.join(DATASET_CROPS)}")
         if self.init_from and self.init_backbone_from:
@@ -179,6 +185,7 @@ class TrainConfig:
         d.setdefault("source_weights", [])
         d.setdefault("init_backbone_from", None)
         d.setdefault("quantization_aware", False)
+        d.setdefault("logit_adjust", 0.0)
         return cls(**d)
 
     def save(self, path: Path) -> None:

@@ -27,6 +27,12 @@ class Prepared:
     split: Split  # the carved split the arrays come from (its fingerprint goes in the card)
     teachers: list[SourceModel] = field(default_factory=list)  # --teacher models, verified
 
+    @property
+    def prior(self) -> np.ndarray:
+        """The training targets' class shares (FER+ votes count as their fractions)."""
+        mass = np.asarray(self.train.target, np.float64).sum(0)
+        return mass / mass.sum()
+
 
 def prepare(cfg: TrainConfig) -> Prepared:
     ds = training_set(cfg.data, cfg.task, cfg.labels, cfg.data_format, cfg.limit)
@@ -65,7 +71,7 @@ def teacher_probabilities(teachers: list[SourceModel], x: np.ndarray) -> np.ndar
 
     probs = []
     for t in teachers:
-        model = keras.models.load_model(t.path, safe_mode=True)
+        model = keras.models.load_model(t.path, safe_mode=True, compile=False)
         probs.append(model.predict(x, batch_size=256, verbose=0).astype(np.float32))
     return np.mean(probs, axis=0)
 

@@ -20,6 +20,7 @@ from runtime.card import ModelCard, file_entry, write_card
 from train.config import TrainConfig
 from train.data import SPLIT_FINGERPRINT, source_count, validation_rule
 from train.inputs import Prepared, evaluate_arrays, prepare
+from train.losses import custom_objects, training_loss
 from train.quant_aware import LEVELS, WeightGrid, grid_layers
 from train.run_folder import RunFolder, RunState, save_model_atomic
 from train.schedule import end_of_epoch, learning_rate
@@ -58,12 +59,12 @@ def build_optimizer(cfg: TrainConfig):
     raise ValueError(f"unknown optimizer {r.optimizer!r}")
 
 
-def compile_model(model, cfg: TrainConfig) -> None:
+def compile_model(model, cfg: TrainConfig, prior: np.ndarray | None = None) -> None:
     import keras
 
     model.compile(
         optimizer=build_optimizer(cfg),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.recipe.label_smoothing),
+        loss=training_loss(cfg.recipe.label_smoothing, prior, cfg.logit_adjust),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
 
@@ -84,7 +85,7 @@ def train(
         return TrainResult(run.model, run.last, True, state.epochs_done)
 
     feed = _Feed(p, cfg)
-    model = _resume_model(run, state) if resuming else _new_model(cfg, warm)
+    model = _resume_model(run, state) if resuming else _new_model(cfg, warm, p.prior)
     if not _run_epochs(model, cfg, p, feed, run, state, show_progress, stop_after_epochs):
         return TrainResult(None, run.last, False, state.epochs_done)
 
@@ -97,7 +98,7 @@ def train(
 def _resume_model(run: RunFolder, state: RunState):
     import keras
 
-    model = keras.models.load_model(run.last, safe_mode=True)
+    model = keras.models.load_model(run.last, safe_mode=True, custom_objects=custom_objects())
     run.sync_log(state.history)
     print(
         f"resuming {run.out} after epoch {state.epochs_done} (best val acc "
@@ -130,7 +131,7 @@ def copy_backbone(model, source) -> int:
     return copied
 
 
-def _new_model(cfg: TrainConfig, warm: SourceModel | None):
+def _new_model(cfg: TrainConfig, warm: SourceModel | None, prior: np.ndarray):
     import keras
 
     from train.models import build
@@ -138,15 +139,15 @@ def _new_model(cfg: TrainConfig, warm: SourceModel | None):
     keras.utils.set_random_seed(cfg.seed)
     model = build(cfg.arch, cfg.input_spec.shape, len(cfg.label_names))
     if warm is not None:
-        model.set_weights(keras.models.load_model(warm.path, safe_mode=True).get_weights())
+        model.set_weights(keras.models.load_model(warm.path, safe_mode=True, compile=False).get_weights())
         print(f"starting from the weights of {warm.path}", flush=True)
     if cfg.init_backbone_from:
         src = open_source(cfg.init_backbone_from, "--init-backbone-from")
-        n = copy_backbone(model, keras.models.load_model(src.path, safe_mode=True))
+        n = copy_backbone(model, keras.models.load_model(src.path, safe_mode=True, compile=False))
         if n == 0:
             raise ValueError(f"--init-backbone-from {src.path}: no layer fits this model ({cfg.arch})")
         print(f"starting from the first {n} layers of {src.path}", flush=True)
-    compile_model(model, cfg)
+    compile_model(model, cfg, prior)
     return model
 
 
@@ -374,6 +375,12 @@ def finalize(
         card.training["distillation"] = {
             "weight": cfg.distill_weight,
             "teachers": [{"model": name, "sha256": t.sha256} for name, t in zip(cfg.teachers, p.teachers)],
+        }
+    if cfg.logit_adjust:
+        card.training["logit_adjusted_loss"] = {
+            "tau": cfg.logit_adjust,
+            "prior": dict(zip(cfg.label_names, np.round(p.prior, 5).tolist())),
+            "why": "the loss saw the logits plus tau * log(prior): train.losses",
         }
     if cfg.quantization_aware:
         card.training["quantization_aware"] = {

@@ -210,6 +210,25 @@ def test_prior_correction_buys_balance_with_at_most_a_point_of_accuracy():
     assert rare.mean() > (probs.argmax(1) == 2).mean()
 
 
+def test_prior_correction_counts_a_learnt_tau_in_the_total():
+    """A model that learnt part of the correction (--logit-adjust) ends at the same total."""
+    import numpy as np
+
+    from train.balance import prior_correction
+
+    rng = np.random.default_rng(1)
+    prior = np.array([0.6, 0.3, 0.1])
+    y = rng.choice(3, 3000, p=[0.4, 0.3, 0.3])
+    logits = 1.5 * np.eye(3)[y] + rng.normal(0, 1.0, (3000, 3)) + np.log(prior)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    plain, _ = prior_correction(probs, y, prior)
+    learnt = 0.4  # the same model, had it learnt 0.4 of the correction in training
+    shifted = np.exp(logits - learnt * np.log(prior))
+    tau, scores = prior_correction(shifted / shifted.sum(1, keepdims=True), y, prior, learnt)
+    assert tau + learnt == pytest.approx(plain, abs=1e-6)
+    assert min(s["tau"] for s in scores) == pytest.approx(-learnt)  # it may give some back
+
+
 @pytest.mark.slow
 def test_an_emotion_model_is_balanced_by_logit_adjustment_folded_into_its_bias(trained, tmp_path):
     import shutil
