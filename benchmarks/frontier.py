@@ -10,7 +10,8 @@ BlazeFace alone: ``STILL_DETECTOR``).
 
     python -m benchmarks.frontier --pipeline-dev ../shared/data/pipeline_dev \
         --data build/reframed/emotion/expw_val.npz build/reframed/gender/gender_celeba_val.npz \
-        build/reframed/gender/gender_aaf_val.npz ../shared/data/gender_val.npz
+        build/reframed/gender/gender_aaf_val.npz ../shared/data/gender_val.npz \
+        ../shared/data/ckplus48.npz
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ PAD = {"emotion": 80, "gender": 0}  # pipeline_dev's emotion photos need a borde
 STILL_DETECTOR = "short"
 # The --data splits each task's table shows, by split name (train.evaluate.split_name).
 SPLIT_COLUMNS = {
-    "emotion": {"expw_val": "ExpW val"},
+    "emotion": {"expw_val": "ExpW val", "ckplus48": "CK+48 (posed, as published)"},
     "gender": {"gender_celeba_val": "CelebA val", "gender_aaf_val": "All-Age-Faces val"},
     "age": {"gender_val": "UTKFace val", "gender_aaf_val": "All-Age-Faces val"},
 }

@@ -2,11 +2,10 @@
 
 Logit-adjusted loss (Menon et al., "Long-tail learning via logit adjustment", 2021): the
 loss sees the model's logits plus ``tau * log(prior)``, so the model itself learns logits
-whose argmax is corrected for an imbalanced training prior. ``train balance`` makes the
-same correction after training by moving the last bias; learnt instead, the model draws its
-margins at the corrected boundary, so fewer faces sit on a near-tie there, and fewer flip
-when an int8 file rounds the activations (docs/design.md, "Training data from several
-sources"). The model still ends in a plain softmax: nothing changes for the exports.
+whose argmax is corrected for an imbalanced training prior, with its margins drawn at that
+boundary. ``train balance`` makes the same correction after training by moving the last
+bias, and counts a learnt ``tau`` in its total (docs/design.md, "Logit adjustment for
+emotion"). The model still ends in a plain softmax: nothing changes for the exports.
 """
 
 from __future__ import annotations

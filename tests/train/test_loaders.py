@@ -685,6 +685,26 @@ def test_npz_raw_layout_with_ferplus(tmp_path: Path) -> None:
     assert majority(ds.soft).tolist() == [6, 3, -1, 5, 4, -1]
 
 
+def test_npz_plain_x_y_layout_with_an_extra_class_is_narrowed_to_the_task(tmp_path: Path) -> None:
+    """CK+48's layout: plain x / y, FER2013's seven names plus contempt (no neutral faces).
+    Loaded for the emotion task, the contempt faces go and the others keep their classes."""
+    rng = np.random.default_rng(0)
+    names = [*EMOTION_LABELS, "contempt"]
+    y = np.array([0, 7, 3, 5, 7, 1], np.uint8)
+    x = rng.integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    subject = np.array(["S010", "S011", "S010", "S012", "S013", "S011"])
+    np.savez_compressed(tmp_path / "ckplus48.npz", x=x, y=y, subject=subject, class_names=np.array(names))
+    raw = load_dataset(tmp_path / "ckplus48.npz")
+    assert raw.label_names == names and len(raw) == 6
+    ds = load_dataset(tmp_path / "ckplus48.npz", task="emotion")
+    assert ds.label_names == list(EMOTION_LABELS) and ds.order == "gray"
+    assert [ds.label_names[v] for v in ds.labels] == ["angry", "happy", "surprise", "disgust"]
+    np.testing.assert_array_equal(ds.images, x[[0, 2, 3, 5]])
+    assert ds.meta["subject"].tolist() == ["S010", "S010", "S012", "S011"]
+    with pytest.raises(DatasetError, match="cannot be narrowed"):
+        raw.only_classes(["angry", "calm"])
+
+
 def test_npz_raw_multipart_concatenates(tmp_path: Path) -> None:
     a = write_raw_npz(tmp_path / "fer2013_train_1of2.npz", 4, seed=0)
     b = write_raw_npz(tmp_path / "fer2013_train_2of2.npz", 3, seed=1)

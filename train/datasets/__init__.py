@@ -44,7 +44,20 @@ def load_dataset(spec: str | Path, task: str | None = None, fmt: str = "auto") -
         from train.datasets.age import age_dataset
 
         return age_dataset(ds)
-    return ds
+    return _task_classes(ds, task)
+
+
+def _task_classes(ds: FaceDataset, task: str | None) -> FaceDataset:
+    """A source with every class of ``task`` and more (CK+48: the seven emotions and contempt)
+    narrowed to the task's classes; any other source as it is (a mismatch is the caller's error)."""
+    from train.config import task_labels
+
+    if task is None:
+        return ds
+    names = list(task_labels(task))
+    if ds.label_names == names or not set(names) < set(ds.label_names):
+        return ds
+    return ds.only_classes(names)
 
 
 def _load_native(spec: str | Path, task: str | None, fmt: str) -> FaceDataset:

@@ -81,5 +81,19 @@ class FaceDataset:
             {k: v[idx] for k, v in self.meta.items()},
         )
 
+    def only_classes(self, names: list[str]) -> FaceDataset:
+        """The faces of the classes ``names`` (all of them among this set's), relabelled in that
+        order: a source with a class the task lacks (CK+'s contempt) scores or teaches a model of
+        the others. Soft targets cannot be cut so (their mass would have to go somewhere)."""
+        missing = [n for n in names if n not in self.label_names]
+        if missing or self.soft is not None:
+            raise DatasetError(f"{self.name} has labels {self.label_names}; it cannot be narrowed to {names}")
+        keep = np.isin(self.labels, [self.label_names.index(n) for n in names])
+        out = self.subset(keep)
+        old_to_new = {self.label_names.index(n): i for i, n in enumerate(names)}
+        out.labels = np.array([old_to_new[int(v)] for v in out.labels], np.int64)
+        out.label_names = list(names)
+        return out
+
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.label_names))

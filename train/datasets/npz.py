@@ -21,7 +21,7 @@ from train.datasets.ferplus import FERPLUS_COLUMNS, ferplus_to_fer_soft
 
 BLOB_META = ("age", "race", "source", "group", "label_conflict", "identity", "fer2013_copy")
 # Raw files: FER2013's csv rows and votes, and what train.reframe keeps of a blob source.
-RAW_META = ("row", "ferplus", *BLOB_META, "detected")
+RAW_META = ("row", "ferplus", *BLOB_META, "detected", "subject")
 
 
 def _open(path: Path) -> np.lib.npyio.NpzFile:
@@ -65,10 +65,12 @@ def _class_names(d: np.lib.npyio.NpzFile, default: tuple[str, ...]) -> list[str]
 
 
 def _raw_split(d: np.lib.npyio.NpzFile) -> str | None:
+    """The key suffix of a raw-array file: ``_<split>`` (x_train, y_train), ``""`` for plain
+    x / y (CK+48), None when the file holds neither."""
     for k in d.files:
         if k.startswith("x_") and f"y_{k[2:]}" in d.files:
-            return k[2:]
-    return None
+            return f"_{k[2:]}"
+    return "" if {"x", "y"} <= set(d.files) else None
 
 
 def load_npz(path: Path, task: str | None = None) -> FaceDataset:
@@ -121,12 +123,12 @@ def _load_opened(d: np.lib.npyio.NpzFile, path: Path, task: str | None) -> FaceD
             f"{path} has neither x_<split>/y_<split> arrays nor jpeg_blob/"
             f"jpeg_offsets/y: not a shared-layout file (keys: {', '.join(d.files)})"
         )
-    x = d[f"x_{split}"]
+    x = d[f"x{split}"]
     if x.dtype != np.uint8 or x.ndim not in (3, 4):
-        raise DatasetError(f"{path}: x_{split} must be uint8 (N,H,W[,C]), got {x.dtype} {x.shape}")
-    y = d[f"y_{split}"].astype(np.int64)
+        raise DatasetError(f"{path}: x{split} must be uint8 (N,H,W[,C]), got {x.dtype} {x.shape}")
+    y = d[f"y{split}"].astype(np.int64)
     names = _class_names(d, task_labels(task))
-    meta = {k: d[f"{k}_{split}"] for k in RAW_META if f"{k}_{split}" in d.files}
+    meta = {k: d[f"{k}{split}"] for k in RAW_META if f"{k}{split}" in d.files}
     soft = None
     if "ferplus" in meta:
         cols = (
