@@ -39,6 +39,9 @@ class Arrays:
 
 
 PART = "part"  # meta key: which of a run's --data sources a row came from (0, 1, ...)
+# meta key: the person a face is of, where a source names them (CK+48: several frames of each
+# subject's sequences). Such a source is carved by person, so no one is on both sides.
+SUBJECT = "subject"
 
 
 def load_datasets(paths: list[str], task: str, fmt: str = "auto") -> FaceDataset:
@@ -47,7 +50,7 @@ def load_datasets(paths: list[str], task: str, fmt: str = "auto") -> FaceDataset
     Each row's source is kept in ``meta["part"]``, so that the validation split can be carved
     per source (:func:`carve_split`). Where some sources carry vote distributions (FER+) and
     others one label per face (ExpW), the latter's targets are their one-hot labels."""
-    parts = [load_dataset(p, task=task, fmt=fmt) for p in _unique_sources(paths)]
+    parts = [load_dataset(p, task=task, fmt=fmt) for p in unique_sources(paths)]
     if not parts:
         raise DatasetError("no training data given; pass --data PATH")
     first = parts[0]
@@ -66,6 +69,8 @@ def load_datasets(paths: list[str], task: str, fmt: str = "auto") -> FaceDataset
         k: np.concatenate([p.meta[k] for p in parts]) for k in set.intersection(*(set(p.meta) for p in parts))
     }
     meta[PART] = np.concatenate([np.full(len(p), i, np.int16) for i, p in enumerate(parts)])
+    if any(SUBJECT in p.meta for p in parts):  # kept for the sources that name people ("": none)
+        meta[SUBJECT] = np.concatenate([p.meta.get(SUBJECT, np.full(len(p), "")).astype(str) for p in parts])
     return FaceDataset(
         name="+".join(p.name for p in parts),
         images=np.stack(images) if same else images,
@@ -104,7 +109,7 @@ def source_count(paths: list[str]) -> int:
     return len(source_keys(paths))
 
 
-def _unique_sources(paths: list[str]) -> list[str]:
+def unique_sources(paths: list[str]) -> list[str]:
     """Drop repeats, including the other parts of a split .npz (one part stands for all)."""
     keys, out = set(), []
     for p, key in zip(paths, (source_keys([p])[0] for p in paths)):
@@ -170,6 +175,7 @@ class Split:
     # start from (or distil) a model trained on the first ones without its validation rows
     # ever having been trained on.
     prefix_fingerprints: tuple[str, ...] = ()
+    by_person: tuple[int, ...] = ()  # the sources (0, 1, ...) carved by person, not by class
 
 
 def split_fingerprint(train_idx: np.ndarray) -> str:
@@ -178,24 +184,44 @@ def split_fingerprint(train_idx: np.ndarray) -> str:
     return hashlib.sha256(idx.tobytes()).hexdigest()[:16]
 
 
+def subject_split(subjects: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val) with whole people on each side: people in a seeded order go to
+    validation until it holds ``fraction`` of the faces."""
+    people = np.random.default_rng(seed).permutation(np.unique(subjects))
+    want, val_people, n = int(round(len(subjects) * fraction)), [], 0
+    for person in people:
+        if n >= want:
+            break
+        val_people.append(person)
+        n += int((subjects == person).sum())
+    val = np.isin(subjects, val_people)
+    return np.flatnonzero(~val), np.flatnonzero(val)
+
+
 def carve_split(ds: FaceDataset, val_fraction: float, seed: int) -> Split:
     """THE validation split of a run: stratified by ``ds.labels`` within each source
-    (``meta["part"]``), reproducible from the seed.
+    (``meta["part"]``), reproducible from the seed; a source that names the person of each
+    face (``meta["subject"]``) is carved by person instead.
 
     Carving each source on its own keeps a source's split the same whatever sources follow
     it in ``--data``; a single source gets exactly the split it always had. ``ds`` must be
     the label-selected training set (:func:`training_set`): the label source decides which
     rows exist, hence what the positions mean."""
     part = ds.meta.get(PART, np.zeros(len(ds), np.int16))
-    train_parts, val_parts, prefixes = [], [], []
+    train_parts, val_parts, prefixes, by_person = [], [], [], []
     for p in np.unique(part):
         rows = np.flatnonzero(part == p)
-        tr, va = stratified_split(ds.labels[rows], val_fraction, seed)
+        subjects = ds.meta.get(SUBJECT, np.full(len(ds), ""))[rows]
+        if (subjects != "").all():
+            tr, va = subject_split(subjects, val_fraction, seed)
+            by_person.append(int(p))
+        else:
+            tr, va = stratified_split(ds.labels[rows], val_fraction, seed)
         train_parts.append(rows[tr])
         val_parts.append(rows[va])
         prefixes.append(split_fingerprint(np.concatenate(train_parts)))
     train_idx, val_idx = np.sort(np.concatenate(train_parts)), np.sort(np.concatenate(val_parts))
-    return Split(train_idx, val_idx, split_fingerprint(train_idx), tuple(prefixes))
+    return Split(train_idx, val_idx, split_fingerprint(train_idx), tuple(prefixes), tuple(by_person))
 
 
 def validation_rule(val_fraction: float, seed: int, sources: int = 1) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from runtime.card import ModelCard, file_entry, write_card
 from train.config import TrainConfig
-from train.data import SPLIT_FINGERPRINT, source_count, validation_rule
+from train.data import SPLIT_FINGERPRINT, source_count, unique_sources, validation_rule
 from train.inputs import Prepared, evaluate_arrays, prepare
 from train.losses import custom_objects, training_loss
 from train.quant_aware import LEVELS, WeightGrid, grid_layers
@@ -332,6 +332,8 @@ def finalize(
         SPLIT_FINGERPRINT: p.split.fingerprint,
         "selection": selection_rule(cfg.output_spec),
     }
+    if p.split.by_person:
+        split["carved_by_person"] = [unique_sources(cfg.data)[i] for i in p.split.by_person]
     if cfg.limit:
         split["limit"] = cfg.limit  # the split is carved from the first `limit` rows only
     card = ModelCard(

@@ -231,6 +231,32 @@ def test_each_source_is_carved_on_its_own_so_an_added_source_keeps_the_first_one
     assert validation_rule(0.25, 1, 2) == "stratified 25% of each of the 2 training sources, seed 1"
 
 
+def test_a_source_that_names_its_people_is_carved_by_person_and_the_others_as_before(tmp_path):
+    """CK+48 holds several frames of each person's sequences: carved by class, frames of one
+    sequence would sit on both sides of the line that selects the model."""
+    labels = np.random.default_rng(0).permutation(np.arange(700) % 7)
+    fer = str(write_fer_npz(tmp_path / "fer_train.npz", labels, ferplus_votes(labels)))
+    n_ck = 240
+    people = np.array([f"S{i // 12:03d}" for i in range(n_ck)])  # 20 people, 12 frames each
+    names = np.array([*EMOTION_LABELS, "contempt"])
+    ck_labels = np.array([0, 1, 2, 3, 5, 7] * 40, np.uint8)
+    x = np.random.default_rng(1).integers(0, 256, (n_ck, 48, 48), dtype=np.uint8)
+    ck = tmp_path / "ckplus48.npz"
+    np.savez_compressed(ck, x=x, y=ck_labels, subject=people, class_names=names)
+    alone = carve_split(training_set([fer], "emotion", "ferplus_soft"), 0.25, 1)
+    ds = training_set([fer, str(ck)], "emotion", "ferplus_soft")
+    both = carve_split(ds, 0.25, 1)
+    n = len(ds) - 200  # the 40 contempt faces are not an emotion the task has
+    assert np.array_equal(both.train[both.train < n], alone.train)  # FER+ carved as before
+    assert both.prefix_fingerprints[0] == alone.fingerprint and both.by_person == (1,)
+    val_people = set(ds.meta["subject"][both.val[both.val >= n]])
+    train_people = set(ds.meta["subject"][both.train[both.train >= n]])
+    assert val_people and not val_people & train_people  # nobody on both sides
+    assert 45 <= (both.val >= n).sum() <= 60  # a quarter of the faces, whole people at a time
+    tr, va = carve_split(ds, 0.25, 1).train, carve_split(ds, 0.25, 1).val
+    assert np.array_equal(tr, both.train) and np.array_equal(va, both.val)  # reproducible
+
+
 def test_source_weights_weigh_each_source_and_must_name_every_one(tmp_path):
     from train.inputs import source_weights
 
