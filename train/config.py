@@ -137,6 +137,10 @@ class TrainConfig:
             raise ValueError(f"distill_weight must be within 0..1, not {self.distill_weight}")
         if any(w <= 0 for w in self.source_weights):
             raise ValueError(f"source weights must be positive, not {self.source_weights}")
+        if not 0.0 <= self.recipe.label_smoothing < 1.0:
+            raise ValueError(
+                f"label smoothing must be within 0..1 (below 1), not {self.recipe.label_smoothing}"
+            )
         if not 0.0 <= self.logit_adjust <= 1.0:
             raise ValueError(f"logit_adjust must be within 0..1, not {self.logit_adjust}")
         if self.crop not in DATASET_CROPS:

@@ -41,6 +41,20 @@ def test_logit_adjusted_loss_is_cross_entropy_of_the_shifted_logits():
         training_loss(0.0, None, 0.5)
 
 
+def test_the_loss_settings_are_checked_when_the_run_is_configured():
+    from train.config import TrainConfig
+    from train.recipes import get_recipe
+
+    def config(**kw) -> TrainConfig:
+        return TrainConfig(task="emotion", data=["d.npz"], output="o", **kw)
+
+    assert config(recipe=get_recipe("edge", label_smoothing=0.0)).recipe.label_smoothing == 0.0
+    with pytest.raises(ValueError, match="label smoothing must be within 0..1"):
+        config(recipe=get_recipe("edge", label_smoothing=1.5))
+    with pytest.raises(ValueError, match="logit_adjust must be within 0..1"):
+        config(logit_adjust=-0.1)
+
+
 def fit(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     args = ["--task", "emotion", "--data", str(data), "--output", str(out), "--model", "tiny"]
     args += ["--recipe", "smoke", "--epochs", "2", "--threads", "1", "--quiet", "--no-report"]
