@@ -112,9 +112,10 @@ train-wild-gender: setup-train reframe
 
 # The nano tier on the same data: the gender nano model continued, distilled from the new
 # accurate gender model. The emotion nano trained on FER+ and ExpW (emotion_edge_vgg_nano_wild:
-# continued, from scratch distilled from both balanced accurate models, and continued then
-# quantization-aware, `train fit --quantization-aware`) failed int8 ONNX verification on ExpW
-# val every time (docs/results.md), so the nano tier keeps emotion_edge_vgg_nano.
+# continued, from scratch distilled from both balanced accurate models, continued then
+# quantization-aware (`train fit --quantization-aware`), and with the balance learnt
+# (`--logit-adjust`)) failed int8 ONNX verification on ExpW val every time (docs/results.md),
+# so the nano tier keeps emotion_edge_vgg_nano.
 train-wild-nano: setup-train reframe
 	$(TRAIN_PY) -m train fit --task gender --model edge_vgg_nano_rgb_s2 --recipe restart --epochs 8 \
 	  --seed 1 --threads $(THREADS) --no-report --init-from trained_models/gender_edge_vgg_nano_s2 \

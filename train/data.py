@@ -187,14 +187,10 @@ def split_fingerprint(train_idx: np.ndarray) -> str:
 def subject_split(subjects: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, val) with whole people on each side: people in a seeded order go to
     validation until it holds ``fraction`` of the faces."""
-    people = np.random.default_rng(seed).permutation(np.unique(subjects))
-    want, val_people, n = int(round(len(subjects) * fraction)), [], 0
-    for person in people:
-        if n >= want:
-            break
-        val_people.append(person)
-        n += int((subjects == person).sum())
-    val = np.isin(subjects, val_people)
+    people, faces = np.unique(subjects, return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(people))
+    before = np.cumsum(faces[order]) - faces[order]  # faces already taken when each person comes
+    val = np.isin(subjects, people[order][before < int(round(len(subjects) * fraction))])
     return np.flatnonzero(~val), np.flatnonzero(val)
 
 
@@ -208,10 +204,11 @@ def carve_split(ds: FaceDataset, val_fraction: float, seed: int) -> Split:
     the label-selected training set (:func:`training_set`): the label source decides which
     rows exist, hence what the positions mean."""
     part = ds.meta.get(PART, np.zeros(len(ds), np.int16))
+    people = ds.meta.get(SUBJECT, np.full(len(ds), ""))
     train_parts, val_parts, prefixes, by_person = [], [], [], []
     for p in np.unique(part):
         rows = np.flatnonzero(part == p)
-        subjects = ds.meta.get(SUBJECT, np.full(len(ds), ""))[rows]
+        subjects = people[rows]
         if (subjects != "").all():
             tr, va = subject_split(subjects, val_fraction, seed)
             by_person.append(int(p))

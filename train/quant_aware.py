@@ -97,4 +97,5 @@ class WeightGrid:
 
     def on_grid(self, atol: float = 1e-6) -> bool:
         """True when every grid kernel already lies on the grid."""
-        return all(np.allclose(la.kernel.numpy(), snap(la.kernel.numpy()), atol=atol) for la in self.layers)
+        kernels = (la.kernel.numpy() for la in self.layers)
+        return all(np.allclose(k, snap(k), atol=atol) for k in kernels)
