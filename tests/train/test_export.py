@@ -367,6 +367,8 @@ def test_the_shipped_int8_recipe_passes_the_graph_checks(exported):
     card = json.loads((exported / "model.int8.onnx.card.json").read_text())
     assert card["export"]["quantization"]["reduce_range"] is True
     assert card["export"]["quantization"]["float_head"] is True
+    assert card["export"]["quantization"]["fold_dense_norm"] is True
+    assert card["export"]["quantization"]["bias_correction"] is True
 
 
 @pytest.mark.slow
@@ -444,3 +446,76 @@ def test_a_regression_export_is_held_to_its_mean_difference_not_top1():
     far = compare(ref, ref + 0.8, np.array([31, 39, 12]), kind)
     (msg,) = failures("int8", far, "utk")
     assert "differ from Keras by 0.8 on average on utk (limit 0.5)" in msg
+
+
+def _dense_norm_graph(scale_shape: tuple[int, ...] = (4,)):
+    """x (N, 8) -> MatMul -> Mul (a batch norm's scale) -> Add -> Relu: tf2onnx's dense + BN."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.normal(size=(8, 4)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.uniform(0.5, 2.0, size=scale_shape).astype(np.float32), "s"),
+        numpy_helper.from_array(rng.normal(size=(4,)).astype(np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["mm"], name="dense"),
+        helper.make_node("Mul", ["mm", "s"], ["scaled"], name="bn_scale"),
+        helper.make_node("Add", ["scaled", "b"], ["shifted"], name="bn_shift"),
+        helper.make_node("Relu", ["shifted"], ["y"], name="relu"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "dense_norm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _run(proto, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def test_a_dense_layers_batch_norm_scale_is_folded_into_its_weights_exactly():
+    from export.quantize import fold_dense_norm
+
+    x = np.random.default_rng(1).normal(size=(16, 8)).astype(np.float32)
+    graph = _dense_norm_graph()
+    before = _run(graph, x)
+    assert fold_dense_norm(graph) == 1
+    assert [n.op_type for n in graph.graph.node] == ["MatMul", "Add", "Relu"]
+    np.testing.assert_allclose(_run(graph, x), before, rtol=1e-5, atol=1e-6)
+
+    broadcast_over_rows = _dense_norm_graph(scale_shape=(16, 1))  # not a per-channel scale
+    assert fold_dense_norm(broadcast_over_rows) == 0
+    assert "Mul" in [n.op_type for n in broadcast_over_rows.graph.node]
+
+
+@pytest.mark.slow
+def test_bias_correction_takes_the_int8_files_mean_logit_shift_out(exported, emotion_npz):
+    """On the calibration faces, the corrected file's mean log-probabilities match the float
+    model's (the float head's bias absorbs what is left); the uncorrected file's do not."""
+    import onnx
+
+    from export.calibration import Calibration
+    from runtime.card import read_card
+    from runtime.preprocess import prepare_batch
+    from train.evaluate import load_for
+
+    card = read_card(exported / "model.card.json")
+    ds = load_for(card, str(emotion_npz["test"])).subset(np.arange(32))
+    x = Calibration(prepare_batch(ds.images, card.input, ds.order), {}).x
+    reference = np.log(_run(onnx.load(str(exported / "model.fp32.onnx")), x))
+
+    def shift(**recipe) -> float:
+        logp = np.log(_run(onnx.load_from_string(_tiny_int8(exported, emotion_npz, **recipe)), x))
+        mean = (logp - reference).mean(axis=0)
+        return float(np.abs(mean - mean.mean()).max())
+
+    assert shift(bias_correction=False) > 1e-4
+    assert shift(bias_correction=True) < 0.1 * shift(bias_correction=False)
