@@ -28,7 +28,8 @@ def _channel_means(proto, outputs: list[str], x: np.ndarray, batch: int = 64) ->
 
     model = onnx.ModelProto()
     model.CopyFrom(proto)
-    model.graph.output.extend(onnx.ValueInfoProto(name=n) for n in outputs)
+    known = {o.name for o in model.graph.output}
+    model.graph.output.extend(onnx.ValueInfoProto(name=n) for n in dict.fromkeys(outputs) if n not in known)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
