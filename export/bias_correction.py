@@ -34,12 +34,12 @@ def _channel_means(proto, outputs: list[str], x: np.ndarray, batch: int = 64) ->
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     name = model.graph.input[0].name
-    sums = [np.zeros(0)] * len(outputs)
+    sums: list = [0.0] * len(outputs)
     count = [0] * len(outputs)
     for start in range(0, len(x), batch):
         for i, v in enumerate(session.run(outputs, {name: x[start : start + batch].astype(np.float32)})):
             v = np.moveaxis(v.astype(np.float64), 1, -1).reshape(-1, v.shape[1])
-            sums[i] = v.sum(axis=0) + (sums[i] if count[i] else 0.0)
+            sums[i] = sums[i] + v.sum(axis=0)
             count[i] += len(v)
     return [s / n for s, n in zip(sums, count)]
 
@@ -49,13 +49,12 @@ def _layers(proto) -> list:
     return [n for n in proto.graph.node if n.op_type in COMPUTE_OPS and len(n.input) > 2 and n.input[2]]
 
 
-def _shift_bias(proto, node, delta: np.ndarray) -> None:
+def _shift_bias(inits: dict, producer: dict, node, delta: np.ndarray) -> None:
     """Add ``delta`` to the node's bias: a float initializer, or an int32 one behind a
-    DequantizeLinear (rounded to its per-channel scale)."""
+    DequantizeLinear (rounded to its per-channel scale). ``inits`` and ``producer`` index
+    the graph's initializers and nodes by name (built once per graph)."""
     from onnx import numpy_helper
 
-    inits = {i.name: i for i in proto.graph.initializer}
-    producer = {o: n for n in proto.graph.node for o in n.output}
     name, scale = node.input[2], None
     dq = producer.get(name)
     if dq is not None and dq.op_type == "DequantizeLinear":
@@ -82,7 +81,9 @@ def correct_biases(quantized, reference, x: np.ndarray) -> int:
     if not pairs:
         return 0
     targets = _channel_means(reference, [r.output[0] for _, r in pairs], x)
+    inits = {i.name: i for i in quantized.graph.initializer}
+    producer = {o: n for n in quantized.graph.node for o in n.output}
     for (node, _), target in zip(pairs, targets):
         (mean,) = _channel_means(quantized, [node.output[0]], x)
-        _shift_bias(quantized, node, target - mean)
+        _shift_bias(inits, producer, node, target - mean)
     return len(pairs)

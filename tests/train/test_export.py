@@ -270,17 +270,23 @@ def test_only_takes_either_spelling_of_a_precision():
 # ---- int8 that answers the same on every CPU class (issue G) ----
 
 
-def _tiny_int8(exported, emotion_npz, **recipe) -> bytes:
-    """The tiny model's float ONNX quantized by export.quantize with a changed recipe."""
+def _tiny_calibration(exported, emotion_npz):
+    """32 faces of the tiny model's test split, prepared as the runtime does."""
     from export.calibration import Calibration
-    from export.quantize import Int8Recipe, onnx_int8
     from runtime.card import read_card
     from runtime.preprocess import prepare_batch
     from train.evaluate import load_for
 
     card = read_card(exported / "model.card.json")
     ds = load_for(card, str(emotion_npz["test"])).subset(np.arange(32))
-    calib = Calibration(prepare_batch(ds.images, card.input, ds.order), {})
+    return Calibration(prepare_batch(ds.images, card.input, ds.order), {})
+
+
+def _tiny_int8(exported, emotion_npz, **recipe) -> bytes:
+    """The tiny model's float ONNX quantized by export.quantize with a changed recipe."""
+    from export.quantize import Int8Recipe, onnx_int8
+
+    calib = _tiny_calibration(exported, emotion_npz)
     return onnx_int8((exported / "model.fp32.onnx").read_bytes(), calib, Int8Recipe(**recipe))
 
 
@@ -502,14 +508,7 @@ def test_bias_correction_takes_the_int8_files_mean_logit_shift_out(exported, emo
     model's (the float head's bias absorbs what is left); the uncorrected file's do not."""
     import onnx
 
-    from export.calibration import Calibration
-    from runtime.card import read_card
-    from runtime.preprocess import prepare_batch
-    from train.evaluate import load_for
-
-    card = read_card(exported / "model.card.json")
-    ds = load_for(card, str(emotion_npz["test"])).subset(np.arange(32))
-    x = Calibration(prepare_batch(ds.images, card.input, ds.order), {}).x
+    x = _tiny_calibration(exported, emotion_npz).x
     reference = np.log(_run(onnx.load(str(exported / "model.fp32.onnx")), x))
 
     def shift(**recipe) -> float:
