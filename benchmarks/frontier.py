@@ -60,6 +60,15 @@ def split_scores(int8: Path, task: str, specs: list[str]) -> dict[str, dict]:
     return {split_name(s): score(forward, card, s).metrics for s in wanted}
 
 
+def trained_on(card, splits: dict) -> list[str]:
+    """The scored splits whose file the model trained on (part of it: CK+48 is carved by
+    person), so their column is not a held-out figure for this model."""
+    from train.evaluate import split_name
+
+    seen = {split_name(d) for d in card.training.get("data", [])}
+    return sorted(name for name in splits if name in seen)
+
+
 def row(folder: Path, tiers: dict[str, str], pipeline_dev: Path | None, specs: list[str] = ()) -> dict:
     card = read_card(card_path(folder))
     out = {
@@ -75,6 +84,7 @@ def row(folder: Path, tiers: dict[str, str], pipeline_dev: Path | None, specs: l
         out["int8_kib"] = round(int8.stat().st_size / 1024)
         out["int8_ms"] = round(int8_ms_per_face(int8), 3)
         out["splits"] = split_scores(int8, card.task, list(specs))
+        out["trained_on"] = trained_on(card, out["splits"])
         if pipeline_dev is not None and card.task in PAD:
             from benchmarks.pipeline_eval import evaluate
 
@@ -108,9 +118,16 @@ def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo"), board: Path = Path("/proc/de
     return platform.processor() or "unknown CPU"
 
 
+TRAINED_MARK = "†"
+TRAINED_NOTE = f"{TRAINED_MARK} The model trained on part of this file: not a held-out figure for it."
+
+
 def _split_cells(r: dict, task: str, key: str, fmt) -> list[str]:
-    got = r.get("splits", {})
-    return [fmt(got[name].get(key)) if name in got else "–" for name in SPLIT_COLUMNS[task]]
+    got, seen = r.get("splits", {}), set(r.get("trained_on", []))
+    return [
+        (fmt(got[name].get(key)) + (f" {TRAINED_MARK}" if name in seen else "")) if name in got else "–"
+        for name in SPLIT_COLUMNS[task]
+    ]
 
 
 def markdown(rows: list[dict]) -> str:
@@ -183,6 +200,8 @@ def markdown(rows: list[dict]) -> str:
             maes = _split_cells(r, "age", "mae", years)
             within = _split_cells(r, "age", "within_5", pct)
             lines.append(cost(r) + "".join(f" {a} | {b} |" for a, b in zip(maes, within)))
+    if any(r.get("trained_on") for r in rows):
+        lines += ["", TRAINED_NOTE]
     return "\n".join(lines) + "\n"
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from export.pipeline import TARGETS, Target
+from export.quantize import DEFAULT_RECIPE
 from runtime.cli import OneLineParser, one_line_errors
 from runtime.model_folder import KERAS, normalize_precision
 
@@ -57,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         "the model's own training faces (never an evaluation split)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the calibration draw")
+    p.add_argument(
+        "--float-convs",
+        type=int,
+        default=DEFAULT_RECIPE.float_convs,
+        metavar="N",
+        help="leading convolutions int8 files keep float (default %(default)s; the nano "
+        "emotion model needs 2, docs/results.md)",
+    )
     p.add_argument("--threads", type=int, default=1, help="engine threads for checks and timing")
     p.add_argument("--format", default="auto", help="force the data format (default: detect)")
     p.add_argument(
@@ -90,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         "interrupted: files already exported are complete; the rest are unchanged",
     ):
         targets = parse_targets(a.only)
+        if a.float_convs < 0:
+            raise ValueError(f"--float-convs is {a.float_convs}; give 0 or more")
+        recipe = replace(DEFAULT_RECIPE, float_convs=a.float_convs)
         for m in a.model:
             folder = _folder(m)
             specs = a.eval if a.eval is not None else _run_eval_specs(folder)
@@ -102,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 a.threads,
                 a.format,
                 calib_extra=tuple(a.calib_extra),
+                recipe=recipe,
             )
             report = build_report(card, path, held, records, read_report(folder))
             write_report(folder, report)

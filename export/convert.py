@@ -40,16 +40,20 @@ def to_onnx(model, card: ModelCard, opset: int = ONNX_OPSET):
 
 
 def to_tflite(
-    model, card: ModelCard, precision: str, calibration: Callable[[], Iterator[np.ndarray]] | None = None
+    model,
+    card: ModelCard,
+    precision: str,
+    calibration: Callable[[], Iterator[np.ndarray]] | None = None,
+    float_convs: int = 1,
 ) -> bytes:
     """TFLite flatbuffer. ``int8`` needs ``calibration``: a callable yielding single prepared
     faces of shape (1, H, W, C). Its body is int8; the dense layers and the Softmax stay
     float (TFLite's selective quantization), so probabilities are smooth rather than
     multiples of 1/256, and it agrees with float on 98.6 % of FER2013 PublicTest instead of
-    98.4 % (the verification floor is 98.5 %); so does the first convolution, as in the
-    ONNX recipe (``TFLITE_INT8_RECIPE``); activation ranges are clipped at a percentile of
-    the calibration faces' activations (``export.tflite_ranges``); input and output are
-    float32."""
+    98.4 % (the verification floor is 98.5 %); so do the first ``float_convs`` convolutions,
+    as in the ONNX recipe (``TFLITE_INT8_RECIPE``); activation ranges are clipped at a
+    percentile of the calibration faces' activations (``export.tflite_ranges``); input and
+    output are float32."""
     import tempfile
 
     import tensorflow as tf
@@ -61,8 +65,8 @@ def to_tflite(
         conv = tf.lite.TFLiteConverter.from_saved_model(tmp)
         if precision == "int8":
             float_model = tf.lite.TFLiteConverter.from_saved_model(tmp).convert()
-            first = first_conv_tensor(float_model)
-            return _int8_float_head(conv, calibration, [first] if first else [], float_model)
+            kept = conv_tensors(float_model)[:float_convs]
+            return _int8_float_head(conv, calibration, kept, float_model)
         return _configure(conv, precision, calibration).convert()
 
 
@@ -76,23 +80,21 @@ FLOAT_TFLITE_OPS = ["SOFTMAX", "FULLY_CONNECTED"]
 TFLITE_INT8_RECIPE = {
     "tool": "tf.lite.TFLiteConverter (representative dataset, selective quantization)",
     "float_ops": FLOAT_TFLITE_OPS,
-    "float_first_conv": True,
+    "float_convs": 1,  # python -m export --float-convs N sets it per model
     "method": "percentile",
     "percentile": TFLITE_PERCENTILE,
 }
 
 
-def first_conv_tensor(float_tflite: bytes) -> str | None:
-    """The output tensor name of the first CONV_2D of a float TFLite model: the node
-    TFLite's selective quantization keeps float (``denylisted_nodes``)."""
+def conv_tensors(float_tflite: bytes) -> list[str]:
+    """The output tensor names of a float TFLite model's CONV_2D operators, in graph order:
+    the nodes TFLite's selective quantization can keep float (``denylisted_nodes``)."""
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_content=float_tflite)
     names = {t["index"]: t["name"] for t in it.get_tensor_details()}
-    for op in it._get_ops_details():  # the only API that lists the graph's operators
-        if op["op_name"] == "CONV_2D":
-            return names[op["outputs"][0]]
-    return None
+    ops = it._get_ops_details()  # the only API that lists the graph's operators
+    return [names[op["outputs"][0]] for op in ops if op["op_name"] == "CONV_2D"]
 
 
 def _int8_float_head(conv, calibration, float_nodes: list[str], float_model: bytes) -> bytes:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from export.calibration import Calibration, calibration_set
+from export.quantize import DEFAULT_RECIPE, Int8Recipe
 from export.verify import ExportError, check_int8_graph, check_onnx_graph, compare, failures
 from runtime.backends import LiteRTClassifier, open_classifier, single_face_ms
 from runtime.card import ONNX_CARD_KEY, ModelCard, card_to_json, file_entry, write_card
@@ -91,7 +92,7 @@ def tool_versions() -> dict:
     }
 
 
-def _convert(model, card: ModelCard, target: Target, calib: Calibration) -> bytes:
+def _convert(model, card: ModelCard, target: Target, calib: Calibration, recipe: Int8Recipe) -> bytes:
     from export import convert
 
     if target.format == "onnx":
@@ -103,26 +104,28 @@ def _convert(model, card: ModelCard, target: Target, calib: Calibration) -> byte
 
             from export.quantize import onnx_int8
 
-            data = onnx_int8(data, calib)
+            data = onnx_int8(data, calib, recipe)
             quantized = onnx.load_from_string(data)
             check_onnx_graph(quantized)
             check_int8_graph(quantized)  # same answers on every CPU class, smooth output
         return data
-    return convert.to_tflite(model, card, card_precision(target.precision), lambda: calib.batches(1))
+    return convert.to_tflite(
+        model, card, card_precision(target.precision), lambda: calib.batches(1), recipe.float_convs
+    )
 
 
-def _quantization_recipe(target: Target) -> dict:
-    """How an int8 file was quantized, for its card."""
+def _quantization_recipe(target: Target, recipe: Int8Recipe) -> dict:
+    """How an int8 file was quantized, for its card (TFLite takes only ``float_convs`` from
+    ``recipe``: its converter has its own settings)."""
     from export.convert import TFLITE_INT8_RECIPE
-    from export.quantize import DEFAULT_RECIPE
 
     if target.format == "tflite":
-        return dict(TFLITE_INT8_RECIPE)
+        return {**TFLITE_INT8_RECIPE, "float_convs": recipe.float_convs}
     return {
         "tool": "onnxruntime.quantization.quantize_static",
         "format": "QDQ",
         "per_channel": True,
-        **DEFAULT_RECIPE.to_dict(),
+        **recipe.to_dict(),
     }
 
 
@@ -163,12 +166,13 @@ def export_target(
     calib: Calibration,
     threads: int = 1,
     log: Callable[[str], None] = print,
+    recipe: Int8Recipe = DEFAULT_RECIPE,
 ) -> Exported:
     final = folder / target.filename
     tmp = folder / f".tmp-{target.filename}"
     result = Exported(target, final, ok=False)
     try:
-        data = _convert(model, card, target, calib)
+        data = _convert(model, card, target, calib, recipe)
         tmp.write_bytes(data)
         clf = open_classifier(tmp, threads)
         problems, metrics = [], {}
@@ -196,7 +200,11 @@ def export_target(
                 "precision": card_precision(target.precision),
                 "tools": tool_versions(),
                 "calibration": calib.source if target.precision == "int8" else None,
-                **({"quantization": _quantization_recipe(target)} if target.precision == "int8" else {}),
+                **(
+                    {"quantization": _quantization_recipe(target, recipe)}
+                    if target.precision == "int8"
+                    else {}
+                ),
                 "verification": result.checks,
             },
         )
@@ -236,6 +244,7 @@ def export_model(
     fmt: str = "auto",
     log: Callable[[str], None] = print,
     calib_extra: tuple[str, ...] = (),
+    recipe: Int8Recipe = DEFAULT_RECIPE,
 ) -> tuple[list[Exported], list[Held], ModelCard, Path]:
     """Export every target of one model: one record per target (ok or not), the held-out
     splits with Keras's answers, the source card and model path."""
@@ -256,6 +265,7 @@ def export_model(
         stale.unlink()
     sha = card.files[model_path.name].sha256
     records = [
-        export_target(model, card, sha, t, model_path.parent, held, calib, threads, log) for t in targets
+        export_target(model, card, sha, t, model_path.parent, held, calib, threads, log, recipe)
+        for t in targets
     ]
     return records, held, card, model_path

@@ -45,12 +45,14 @@ class Int8Recipe:
     weights: str = "int8"  # int8 | uint8
     reduce_range: bool = True  # 7-bit weights: no vpmaddubsw saturation on AVX2 without VNNI
     float_head: bool = True  # the last dense layer and the Softmax stay float
-    # The first convolution stays float: it sees the raw normalised pixels through a single
-    # input channel (0.7 M of 118 M multiply-adds for 48x48 gray, 1.6 M of 120 M for
-    # 64x64 RGB), so it costs nothing measurable, and rounding its input to 8 bits was the
-    # largest single loss: emotion agreement 98.72 -> 98.86 % on FER2013 PublicTest,
-    # detector crops of the shared clips 97.56 -> 98.03 %.
-    float_first_conv: bool = True
+    # The first convolutions stay float (1 by default). The first sees the raw normalised
+    # pixels through a single input channel (0.7 M of 118 M multiply-adds for 48x48 gray,
+    # 1.6 M of 120 M for 64x64 RGB), so it costs nothing measurable, and rounding its input
+    # to 8 bits was the largest single loss: emotion agreement 98.72 -> 98.86 % on FER2013
+    # PublicTest, detector crops of the shared clips 97.56 -> 98.03 %. A narrow model may
+    # need the second too (``python -m export --float-convs 2``): it reads the first ReLU at
+    # full resolution through few channels (the nano emotion model, docs/results.md).
+    float_convs: int = 1
     method: str = "percentile"  # minmax | percentile | entropy
     percentile: float = 99.9999
     # A batch norm after a dense layer reaches ONNX as MatMul -> Mul -> Add: quantized as it
@@ -97,11 +99,9 @@ def head_nodes(proto) -> list[str]:
 
 
 def float_nodes(proto, recipe: Int8Recipe) -> list[str]:
-    """The nodes the recipe keeps in float: the classifier head, the first convolution."""
+    """The nodes the recipe keeps in float: the classifier head, the first convolutions."""
     out = head_nodes(proto) if recipe.float_head else []
-    if recipe.float_first_conv:
-        out += [n.name for n in proto.graph.node if n.op_type == "Conv"][:1]
-    return out
+    return out + [n.name for n in proto.graph.node if n.op_type == "Conv"][: recipe.float_convs]
 
 
 def fold_dense_norm(proto) -> int:

@@ -43,3 +43,24 @@ def test_data_splits_are_scored_with_each_models_int8_file(tmp_path, capsys):
         elif "splits" in r and r["task"] == "emotion":
             assert r["splits"] == {}  # a gender split is not an emotion model's
     assert "| All-Age-Faces val |" in capsys.readouterr().out
+
+
+def test_a_split_from_a_file_the_model_trained_on_is_marked_not_held_out():
+    """CK+48 is scored as published, but a model that trained on part of it (carved by
+    person) must not show that figure as if it were held out."""
+    from types import SimpleNamespace
+
+    from benchmarks.frontier import TRAINED_MARK, TRAINED_NOTE, markdown, trained_on
+
+    card = SimpleNamespace(training={"data": ["../shared/data/fer2013_train_1of2.npz", "/x/ckplus48.npz"]})
+    scored = {"ckplus48": {"accuracy": 0.845}, "expw_val": {"accuracy": 0.41}}
+    assert trained_on(card, scored) == ["ckplus48"]
+    assert trained_on(SimpleNamespace(training={}), scored) == []
+
+    base = {"task": "emotion", "tier": "nano", "macs_m": 22.8, "weights_k": 340, "metrics": {}}
+    seen = {**base, "model": "seen", "splits": scored, "trained_on": ["ckplus48"]}
+    held = {**base, "model": "held", "splits": scored, "trained_on": []}
+    lines = {line.split("|")[1].strip(): line for line in markdown([seen, held]).splitlines() if "| " in line}
+    assert f"84.5 % {TRAINED_MARK}" in lines["seen"] and "41.0 % |" in lines["seen"]
+    assert TRAINED_MARK not in lines["held"]
+    assert TRAINED_NOTE in markdown([seen, held]) and TRAINED_NOTE not in markdown([held])

@@ -88,7 +88,7 @@ def test_every_format_is_written_with_a_card_that_describes_it(exported):
     int8 = [t for t in tensors if t["dtype"] == np.int8]
     assert len(int8) >= 4  # the convolutions are integer
     tfl = read_card(card_path_for(exported / "model.int8.tflite")).export["quantization"]
-    assert tfl["float_first_conv"] is True and "FULLY_CONNECTED" in tfl["float_ops"]
+    assert tfl["float_convs"] == 1 and "FULLY_CONNECTED" in tfl["float_ops"]
     assert tfl["method"] == "percentile" and 99 < tfl["percentile"] < 100
 
     import onnx
@@ -303,6 +303,46 @@ def test_the_int8_tflite_file_keeps_its_first_convolution_float(exported):
     first, rest = convs[0], convs[1:]
     assert dtype[first["inputs"][0]] == np.float32 and dtype[first["outputs"][0]] == np.float32
     assert all(dtype[op["inputs"][0]] == np.int8 for op in rest)
+
+
+def _float_convs_of_onnx(path: Path) -> list[bool]:
+    """For each Conv of an int8 ONNX file, in graph order: does it read float weights?"""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    return [n.input[1] not in dequantized for n in graph.node if n.op_type == "Conv"]
+
+
+def _float_convs_of_tflite(path: Path) -> list[bool]:
+    """For each CONV_2D of a TFLite file, in graph order: does it compute in float?"""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    dtype = {t["index"]: t["dtype"] for t in it.get_tensor_details()}
+    ops = [op for op in it._get_ops_details() if op["op_name"] == "CONV_2D"]
+    return [dtype[op["inputs"][0]] == np.float32 and dtype[op["outputs"][0]] == np.float32 for op in ops]
+
+
+@pytest.mark.slow
+def test_float_convs_keeps_the_leading_convolutions_float_in_both_int8_files(exported, tmp_path):
+    """``--float-convs 2`` (the nano emotion model's setting): the first two convolutions of
+    each int8 file compute in float, every later one in int8, and both cards say so."""
+    from runtime.card import card_path_for, read_card
+
+    assert _float_convs_of_onnx(exported / "model.int8.onnx")[:2] == [True, False]  # default: 1
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    r = run("export", "--model", str(copy), "--only", "onnx:int8", "tflite:int8", "--float-convs", "2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    onnx_convs = _float_convs_of_onnx(copy / "model.int8.onnx")
+    tflite_convs = _float_convs_of_tflite(copy / "model.int8.tflite")
+    assert len(onnx_convs) == len(tflite_convs) >= 3
+    assert onnx_convs == tflite_convs == [True, True] + [False] * (len(onnx_convs) - 2)
+    for name in ("model.int8.onnx", "model.int8.tflite"):
+        assert read_card(card_path_for(copy / name)).export["quantization"]["float_convs"] == 2
+    r = run("export", "--model", str(copy), "--only", "onnx:int8", "--float-convs", "-1")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--float-convs" in r.stderr
 
 
 @pytest.mark.slow
