@@ -124,6 +124,16 @@ def _eval_parser(sub: argparse._SubParsersAction) -> None:
         "(scored on the runtime's engines), with its .card.json beside it",
     )
     p.add_argument("--data", required=True, nargs="+", help="datasets (.npz or any loader format)")
+    p.add_argument(
+        "--carved",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="RUN",
+        help="score only the faces of each --data source (one the model trained on) that its run "
+        "carved out for validation (for CK+48, the people it never saw); with RUN, the faces that "
+        "run carved, to score another model beside it",
+    )
     p.add_argument("--format", default="auto")
     p.add_argument("--json", default=None, help="also write the JSON to this file")
     p.add_argument("--threads", type=int, default=0)
@@ -239,7 +249,14 @@ def main(argv: list[str] | None = None) -> int:
             from train.loop import configure_threads
 
             configure_threads(a.threads)
-            result = evaluate_model(Path(a.model), a.data, a.format, a.threads, progress=not a.quiet)
+            result = evaluate_model(
+                Path(a.model),
+                a.data,
+                a.format,
+                a.threads,
+                progress=not a.quiet,
+                carved_by=None if a.carved is None else Path(a.carved or a.model),
+            )
             text = json.dumps(result, indent=2)
             print(text)
             if a.json:

@@ -128,15 +128,54 @@ def metrics_of(card: ModelCard, ds: FaceDataset, probs: np.ndarray) -> dict:
     return metrics
 
 
-def score(forward: Forward, card: ModelCard, spec: str, fmt: str = "auto", progress: bool = False) -> Scored:
-    ds = load_for(card, spec, fmt)
+def carved_part(card: ModelCard, spec: str, fmt: str = "auto") -> FaceDataset:
+    """The faces of ``spec``, one of the run's training sources (``card`` is the run's), that
+    the run carved out for validation and so never trained on (whole people, for a source
+    carved by person such as CK+48): the held-out figure a source the model trained on can
+    still give, and the faces to score another model on beside it."""
+    from train.data import PART, card_split, source_keys
+
+    sources = source_keys(list(card.training.get("data") or []))
+    key = source_keys([spec])[0]
+    if key not in sources:
+        raise DatasetError(f"{spec} is not one of {card.name}'s training sources; score it without --carved")
+    ds, split = card_split(card, fmt)
+    rows = split.val[ds.meta[PART][split.val] == sources.index(key)]
+    return ds.subset(rows, name=f"{split_name(spec)} (carved)")
+
+
+def score(
+    forward: Forward,
+    card: ModelCard,
+    spec: str,
+    fmt: str = "auto",
+    progress: bool = False,
+    carved_by: ModelCard | None = None,
+) -> Scored:
+    """``forward``'s metrics on ``spec`` (only on the part ``carved_by``'s run held out, if given)."""
+    ds = carved_part(carved_by, spec, fmt) if carved_by is not None else load_for(card, spec, fmt)
     probs = predict(forward, card, ds, progress=progress)
     return Scored(card, ds, probs, metrics_of(card, ds, probs))
 
 
 def evaluate_model(
-    model_path: Path, specs: list[str], fmt: str = "auto", threads: int = 0, progress: bool = False
+    model_path: Path,
+    specs: list[str],
+    fmt: str = "auto",
+    threads: int = 0,
+    progress: bool = False,
+    carved_by: Path | None = None,
 ) -> dict[str, dict]:
-    """Metrics of one model (any format) on each data source, keyed by the source."""
+    """Metrics of one model (any format) on each data source, keyed by the source (with
+    ``carved_by``, a run folder or card, only on the part of each of that run's training
+    sources it held out: ``carved_part``)."""
     forward, card = open_forward(model_path, threads)
-    return {spec: score(forward, card, spec, fmt, progress).metrics for spec in specs}
+    run = None if carved_by is None else read_card(_card_of(carved_by))
+    return {spec: score(forward, card, spec, fmt, progress, run).metrics for spec in specs}
+
+
+def _card_of(run: Path) -> Path:
+    """A run's Keras card, from its folder, its model.keras or the card itself."""
+    if run.name.endswith(".card.json"):
+        return run
+    return card_path_for(keras_path(run))

@@ -256,6 +256,21 @@ def test_a_source_that_names_its_people_is_carved_by_person_and_the_others_as_be
     tr, va = carve_split(ds, 0.25, 1).train, carve_split(ds, 0.25, 1).val
     assert np.array_equal(tr, both.train) and np.array_equal(va, both.val)  # reproducible
 
+    # train evaluate --carved: a run's CK+ figure on the people it held out, and only them
+    from train.datasets.base import DatasetError
+    from train.evaluate import carved_part
+
+    card = card_for([fer, str(ck)], labels="ferplus_soft")
+    held = carved_part(card, str(ck))
+    rows = both.val[both.val >= n]
+    assert len(held) == len(rows) and np.array_equal(held.labels, ds.labels[rows])
+    assert np.array_equal(np.asarray(held.images), np.asarray(ds.images)[rows])
+    assert set(held.meta["subject"]) == val_people
+    fer_held = carved_part(card, fer)
+    assert len(fer_held) == (both.val < n).sum()
+    with pytest.raises(DatasetError, match="not one of m's training sources"):
+        carved_part(card, str(tmp_path / "other.npz"))
+
 
 def test_source_weights_weigh_each_source_and_must_name_every_one(tmp_path):
     from train.inputs import source_weights
