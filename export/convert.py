@@ -44,7 +44,8 @@ def to_tflite(
     card: ModelCard,
     precision: str,
     calibration: Callable[[], Iterator[np.ndarray]] | None = None,
-    float_convs: int = 1,
+    *,
+    float_convs: int,
 ) -> bytes:
     """TFLite flatbuffer. ``int8`` needs ``calibration``: a callable yielding single prepared
     faces of shape (1, H, W, C). Its body is int8; the dense layers and the Softmax stay
@@ -71,16 +72,16 @@ def to_tflite(
 
 
 FLOAT_TFLITE_OPS = ["SOFTMAX", "FULLY_CONNECTED"]
-# What stays float in an int8 TFLite file; recorded in its card. The first convolution sees
-# the raw normalised pixels (a single channel for gray models): rounding them to 8 bits was
-# the largest single loss, as in the ONNX recipe (export.quantize.Int8Recipe), and it costs
+# What stays float in an int8 TFLite file; recorded in its card, with how many leading
+# convolutions stay float (``Int8Recipe.float_convs``: one count for both engines). The first
+# convolution sees the raw normalised pixels (a single channel for gray models): rounding them
+# to 8 bits was the largest single loss, as in the ONNX recipe (export.quantize.Int8Recipe), and it costs
 # under 1 % of the multiply-adds. Kept float, emotion_edge_vgg_wild's int8 file agreed with
 # Keras on 98.04 % of ExpW val instead of 97.13 %, and on 99.58 % of FER2013 PublicTest
 # instead of 99.41 %.
 TFLITE_INT8_RECIPE = {
     "tool": "tf.lite.TFLiteConverter (representative dataset, selective quantization)",
     "float_ops": FLOAT_TFLITE_OPS,
-    "float_convs": 1,  # python -m export --float-convs N sets it per model
     "method": "percentile",
     "percentile": TFLITE_PERCENTILE,
 }

@@ -110,7 +110,11 @@ def _convert(model, card: ModelCard, target: Target, calib: Calibration, recipe:
             check_int8_graph(quantized)  # same answers on every CPU class, smooth output
         return data
     return convert.to_tflite(
-        model, card, card_precision(target.precision), lambda: calib.batches(1), recipe.float_convs
+        model,
+        card,
+        card_precision(target.precision),
+        lambda: calib.batches(1),
+        float_convs=recipe.float_convs,
     )
 
 
