@@ -153,6 +153,11 @@ def score(
     carved_by: ModelCard | None = None,
 ) -> Scored:
     """``forward``'s metrics on ``spec`` (only on the part ``carved_by``'s run held out, if given)."""
+    if carved_by is not None and carved_by.labels != card.labels:
+        raise DatasetError(
+            f"{carved_by.name} has labels {carved_by.labels}, the model {card.labels}; "
+            "--carved takes a run of the same task"
+        )
     ds = carved_part(carved_by, spec, fmt) if carved_by is not None else load_for(card, spec, fmt)
     probs = predict(forward, card, ds, progress=progress)
     return Scored(card, ds, probs, metrics_of(card, ds, probs))

@@ -270,6 +270,13 @@ def test_a_source_that_names_its_people_is_carved_by_person_and_the_others_as_be
     assert len(fer_held) == (both.val < n).sum()
     with pytest.raises(DatasetError, match="not one of m's training sources"):
         carved_part(card, str(tmp_path / "other.npz"))
+    from dataclasses import replace
+
+    from train.evaluate import score
+
+    gender = replace(card, name="g", task="gender", labels=["woman", "man"])
+    with pytest.raises(DatasetError, match="a run of the same task"):  # before any face is read
+        score(lambda x: x, gender, str(ck), carved_by=card)
 
 
 def test_source_weights_weigh_each_source_and_must_name_every_one(tmp_path):
