@@ -158,9 +158,9 @@ def test_a_wrong_export_is_refused_and_the_previous_file_survives(exported, emot
     card_before = (exported / "model.fp32.onnx.card.json").read_text()
     real_convert = pipeline._convert
 
-    def convert_other_weights(model, card, target, calib):  # a mismatched export
+    def convert_other_weights(model, card, target, calib, recipe):  # a mismatched export
         other = build("tiny", card.input.shape, len(card.labels))
-        return real_convert(other, card, target, calib)
+        return real_convert(other, card, target, calib, recipe)
 
     monkeypatch.setattr(pipeline, "_convert", convert_other_weights)
     records, *_ = pipeline.export_model(
@@ -447,14 +447,18 @@ def test_quantized_probabilities_are_refused(exported, emotion_npz):
 
 @pytest.mark.slow
 def test_export_refuses_a_saturating_int8_graph_and_keeps_the_old_file(exported, emotion_npz, monkeypatch):
+    from dataclasses import replace
+
     import export.pipeline as pipeline
     import export.quantize as quantize
 
     before = sha(exported / "model.int8.onnx")
     real = quantize.onnx_int8
-    monkeypatch.setattr(
-        quantize, "onnx_int8", lambda data, calib: real(data, calib, quantize.Int8Recipe(reduce_range=False))
-    )
+
+    def eight_bit_weights(data, calib, recipe):  # the recipe without its 7-bit weights
+        return real(data, calib, replace(recipe, reduce_range=False))
+
+    monkeypatch.setattr(quantize, "onnx_int8", eight_bit_weights)
     records, *_ = pipeline.export_model(
         exported,
         [str(emotion_npz["test"])],
