@@ -13,7 +13,7 @@ import numpy as np
 
 from runtime.card import ModelCard, card_path_for, read_card, verify_file
 from runtime.metrics import classification_metrics, estimate_metrics
-from runtime.model_folder import keras_path
+from runtime.model_folder import card_path, keras_path
 from runtime.outputs import Expectation
 from runtime.preprocess import prepare_batch
 from train.datasets import load_dataset
@@ -172,15 +172,8 @@ def evaluate_model(
     carved_by: Path | None = None,
 ) -> dict[str, dict]:
     """Metrics of one model (any format) on each data source, keyed by the source (with
-    ``carved_by``, a run folder or card, only on the part of each of that run's training
+    ``carved_by``, a run folder or model file, only on the part of each of that run's training
     sources it held out: ``carved_part``)."""
     forward, card = open_forward(model_path, threads)
-    run = None if carved_by is None else read_card(_card_of(carved_by))
+    run = None if carved_by is None else read_card(card_path(carved_by))
     return {spec: score(forward, card, spec, fmt, progress, run).metrics for spec in specs}
-
-
-def _card_of(run: Path) -> Path:
-    """A run's Keras card, from its folder, its model.keras or the card itself."""
-    if run.name.endswith(".card.json"):
-        return run
-    return card_path_for(keras_path(run))
